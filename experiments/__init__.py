@@ -1,0 +1,1 @@
+"""Benchmarks and ablations; each script writes its results to `experiments/results/`."""

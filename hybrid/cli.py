@@ -1,0 +1,172 @@
+"""The `hybrid` command line."""
+
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import shlex
+import shutil
+import sys
+import tempfile
+from collections.abc import Sequence
+from datetime import datetime, timezone
+from pathlib import Path
+
+from hybrid.data import FILL_METHODS, SeriesBundle, load
+from hybrid.errors import InputError
+from hybrid.evaluation import compare, summary, to_markdown
+from hybrid.forecaster import Forecaster
+from hybrid.runinfo import git_commit, package_versions
+
+
+def known_models() -> dict[str, type[Forecaster]]:
+    from baselines import FORECASTERS
+
+    return dict(FORECASTERS)
+
+
+def make_models(spec: str) -> list[Forecaster]:
+    """'snaive,linear' -> fresh forecasters with default parameters."""
+    known = known_models()
+    names = [n.strip() for n in spec.split(",") if n.strip()]
+    unknown = [n for n in names if n not in known]
+    if unknown or not names:
+        raise InputError(
+            f"unknown model {', '.join(map(repr, unknown)) or '(none given)'}; "
+            f"known models: {', '.join(known)}"
+        )
+    return [known[n]() for n in dict.fromkeys(names)]
+
+
+class _Parser(argparse.ArgumentParser):
+    """argparse, but a usage error is one line on stderr (exit status 2), like every input error."""
+
+    def error(self, message: str) -> None:  # type: ignore[override]
+        self.exit(2, f"{self.prog}: error: {message} (see {self.prog} --help)\n")
+
+
+def build_parser() -> argparse.ArgumentParser:
+    parser = _Parser(
+        prog="hybrid",
+        description="A forecasting ensemble: classical models beside a Time-LLM core, fused by a "
+        "learned router. Every model is scored on the public long-horizon protocol "
+        "(z-scored MSE/MAE over every validation and test window).",
+    )
+    sub = parser.add_subparsers(dest="command", required=True, parser_class=_Parser)
+    fit = sub.add_parser(
+        "fit",
+        help="fit forecasters on a dataset and print their comparison table",
+        description="Fit the chosen forecasters on the training part, score them on every "
+        "validation and test window, print the comparison table (lowest test MSE marked *) and "
+        "write comparison.csv, comparison.md and config.json to --out.",
+    )
+    fit.add_argument("--data", default="ETTh1", metavar="PATH_OR_NAME",
+                     help="a CSV file (wide: a date column + numeric columns; or long: unique_id, "
+                     "ds, y) or a dataset named in datasets/manifest.toml (default: ETTh1)")
+    channels = fit.add_mutually_exclusive_group()
+    channels.add_argument("--target", metavar="COL",
+                          help="forecast only this column (or unique_id)")
+    channels.add_argument("--all", action="store_true",
+                          help="forecast every column, each as its own series (the default)")
+    fit.add_argument("--horizon", type=int, metavar="H",
+                     help="steps to forecast (default: the manifest's first horizon, or chosen "
+                     "from the data's length and frequency)")
+    fit.add_argument("--seq-len", type=int, metavar="L",
+                     help="look-back window (default: the manifest's, e.g. 512 for ETT, or chosen "
+                     "from the data's length and frequency)")
+    fit.add_argument("--models", default=",".join(known_models()), metavar="LIST",
+                     help=f"comma-separated forecasters, from: {', '.join(known_models())} "
+                     "(default: all)")
+    fit.add_argument("--out", type=Path, metavar="DIR",
+                     help="folder for comparison.csv, comparison.md and config.json "
+                     "(default: runs/<data>-H<horizon>)")
+    fit.add_argument("--fill", choices=FILL_METHODS,
+                     help="fill NaN/inf values (ffill: carry the last value forward, leading gaps "
+                     "take the first value; interpolate: linear) instead of refusing the data")
+    fit.add_argument("--quiet", action="store_true", help="no progress bars or notes")
+    fit.set_defaults(func=run_fit)
+    return parser
+
+
+def _write_outputs(out: Path, files: dict[str, str]) -> None:
+    """Write every file or none: stage them in a temporary folder, then move them in."""
+    out.parent.mkdir(parents=True, exist_ok=True)
+    staging = Path(tempfile.mkdtemp(prefix=".hybrid-", dir=out.parent))
+    try:
+        for name, text in files.items():
+            (staging / name).write_text(text)
+        out.mkdir(exist_ok=True)
+        for name in files:
+            os.replace(staging / name, out / name)
+    finally:
+        shutil.rmtree(staging, ignore_errors=True)
+
+
+def _config(args: argparse.Namespace, data: SeriesBundle, models: Sequence[Forecaster]) -> dict:
+    return {
+        "command": "hybrid " + shlex.join(args.argv),
+        "created": datetime.now(timezone.utc).isoformat(timespec="seconds"),
+        "commit": git_commit(),
+        "data": {
+            "name": data.name,
+            "argument": args.data,
+            "columns": list(data.columns),
+            "rows": len(data.values),
+            "frequency": data.freq.name,
+            "season": data.season,
+            "split": {"rule": data.split.rule, "train": data.split.train,
+                      "val": data.split.val, "test": data.split.test},
+            "fill": args.fill,
+            "notes": list(data.notes),
+        },
+        "seq_len": data.seq_len,
+        "horizon": data.horizon,
+        "models": {m.name: {k: v for k, v in m.get_params().items()} for m in models},
+        "versions": package_versions(),
+    }
+
+
+def run_fit(args: argparse.Namespace) -> int:
+    say = (lambda msg: None) if args.quiet else print
+    models = make_models(args.models)
+    data = load(args.data, target=args.target, seq_len=args.seq_len, horizon=args.horizon,
+                fill=args.fill, log=say)
+    out = args.out or Path("runs") / f"{data.name}-H{data.horizon}"
+    if out.exists() and not out.is_dir():
+        raise InputError(f"--out {out} exists and is not a folder")
+    say(f"{data.name}: {len(data.values)} {data.freq.name} rows x {data.n_channels} channels, "
+        f"seq_len={data.seq_len}, horizon={data.horizon}, split {data.split.rule} "
+        f"(train {data.split.train}, val {data.split.val}, test {data.split.test})")
+
+    table = compare(data, models, progress=not args.quiet)
+    wide = summary(table)
+    markdown = to_markdown(wide)
+    print(markdown)
+    best = wide.loc[wide.best == "*", "model"].iloc[0]
+    print(f"* lowest test MSE: {best}. MSE/MAE on the z-scored scale; *_orig, sMAPE (%) and MASE "
+          "on the original scale.")
+    config = _config(args, data, models)
+    _write_outputs(out, {
+        "comparison.csv": table.to_csv(index=False),
+        "comparison.md": f"# {data.name}, seq_len {data.seq_len}, horizon {data.horizon}\n\n"
+        + markdown + "\n",
+        "config.json": json.dumps(config, indent=2, default=str) + "\n",
+    })
+    say(f"wrote {out}/comparison.csv, comparison.md, config.json")
+    return 0
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    argv = list(sys.argv[1:] if argv is None else argv)
+    args = build_parser().parse_args(argv)
+    args.argv = argv
+    try:
+        return args.func(args)
+    except InputError as exc:
+        print(f"hybrid: error: {exc}", file=sys.stderr)
+        return 2
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -1,0 +1,62 @@
+"""Fit forecasters and score them on the validation and test windows: the comparison table."""
+
+from __future__ import annotations
+
+import time
+from collections.abc import Sequence
+
+import pandas as pd
+from tqdm.auto import tqdm
+
+from hybrid.data import SeriesBundle
+from hybrid.forecaster import Forecaster
+from hybrid.metrics import score
+
+METRIC_COLUMNS = ("mse", "mae", "mae_orig", "rmse_orig", "smape", "mase")
+
+
+def compare(data: SeriesBundle, models: Sequence[Forecaster], progress: bool = True) -> pd.DataFrame:
+    """One row per (model, split) with every metric, the fit time and the predict time.
+
+    Each model is fitted once; val and test are scored on every window (stride 1).
+    """
+    rows = []
+    bar = tqdm(models, desc="fitting", unit="model", disable=not progress, leave=False)
+    for model in bar:
+        bar.set_postfix_str(model.name)
+        start = time.perf_counter()
+        model.fit(data)
+        fit_seconds = time.perf_counter() - start
+        for part in ("val", "test"):
+            origins = data.origins(part)
+            start = time.perf_counter()
+            forecast = model.predict(data, origins)
+            rows.append({
+                "model": model.name,
+                "split": part,
+                **score(data, data.future(origins), forecast),
+                "fit_seconds": fit_seconds,
+                "predict_seconds": time.perf_counter() - start,
+                "n_windows": len(origins),
+            })
+    return pd.DataFrame(rows)
+
+
+def summary(table: pd.DataFrame) -> pd.DataFrame:
+    """One row per model: val MSE/MAE, every test metric, fit time; the lowest test MSE marked."""
+    val = table[table.split == "val"].set_index("model")[["mse", "mae"]].add_prefix("val_")
+    test = table[table.split == "test"].set_index("model")
+    wide = val.join(test[list(METRIC_COLUMNS)].add_prefix("test_")).join(test[["fit_seconds"]])
+    wide.insert(0, "best", ["*" if m == wide.test_mse.idxmin() else "" for m in wide.index])
+    return wide.reset_index()
+
+
+def to_markdown(frame: pd.DataFrame, floatfmt: str = ".4f") -> str:
+    """A GitHub-style Markdown table (no `tabulate` dependency)."""
+    def cell(v: object) -> str:
+        return format(v, floatfmt) if isinstance(v, float) else str(v)
+
+    header = "| " + " | ".join(map(str, frame.columns)) + " |"
+    rule = "|" + "|".join(" --- " for _ in frame.columns) + "|"
+    body = ["| " + " | ".join(cell(v) for v in row) + " |" for row in frame.itertuples(index=False)]
+    return "\n".join([header, rule, *body])

@@ -1,0 +1,59 @@
+"""The one forecaster interface of the project.
+
+Every model — classical baselines, the Time-LLM core, the fused forecaster — is a `Forecaster`,
+and the router, the hints and the experiments see nothing else. The contract:
+
+- The constructor only stores parameters (scikit-learn style); `get_params()` returns them.
+- `fit(data)` learns from the training rows of a `SeriesBundle` (`data.split.train`). It may
+  read the validation rows, but only to choose a hyper-parameter or to stop early. It never reads
+  the test rows. Fitted state lives in attributes ending in `_`; `fit` returns `self`.
+- `predict(data, origins)` returns forecasts of shape [len(origins), H, n_channels] on the
+  z-scored scale (`data.values`), H = `data.horizon`. Origin `t` is the first forecast row: the
+  forecast covers rows [t, t+H) and may read rows < t only. It does not learn.
+- All origins arrive in one call, so a model that can forecast every origin in one vectorised
+  pass (a linear map over strided windows, a state-space filter run once through the series) does
+  so; nothing forces it through a per-window loop.
+- Channels are independent series; a model may share parameters across them.
+
+Adding a model is one new class with a unique `name`, registered in `baselines.FORECASTERS`
+(or the core's module, later).
+"""
+
+from __future__ import annotations
+
+import inspect
+from abc import ABC, abstractmethod
+from typing import Any, ClassVar
+
+import numpy as np
+
+from hybrid.data import SeriesBundle
+
+
+class NotFittedError(RuntimeError):
+    """`predict` was called before `fit`."""
+
+
+class Forecaster(ABC):
+    name: ClassVar[str]
+
+    @abstractmethod
+    def fit(self, data: SeriesBundle) -> "Forecaster":
+        """Learn from `data`'s training rows (validation rows for selection only); return self."""
+
+    @abstractmethod
+    def predict(self, data: SeriesBundle, origins: np.ndarray) -> np.ndarray:
+        """Forecasts [len(origins), H, C] on the z-scored scale, reading rows < each origin only."""
+
+    def get_params(self) -> dict[str, Any]:
+        """The constructor's parameters and their current values."""
+        names = [p for p in inspect.signature(type(self).__init__).parameters if p != "self"]
+        return {p: getattr(self, p) for p in names}
+
+    def check_fitted(self) -> None:
+        if not any(k.endswith("_") and not k.startswith("_") for k in vars(self)):
+            raise NotFittedError(f"{self.name} is not fitted yet: call fit(data) before predict")
+
+    def __repr__(self) -> str:
+        args = ", ".join(f"{k}={v!r}" for k, v in self.get_params().items())
+        return f"{type(self).__name__}({args})"

@@ -1,0 +1,1 @@
+"""The router: window features, weighting, voting and per-series selection (issue 7)."""
