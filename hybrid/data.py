@@ -314,7 +314,7 @@ def detect_frequency(timestamps: pd.DatetimeIndex) -> Frequency:
         name = {"h": "hourly", "min": "minutely"}.get(alias, f"{alias}")
         return Frequency(name, alias, season, 512, 96)
     days = seconds / 86400
-    if days == 1 and len(timestamps) >= 14 and not (timestamps.dayofweek >= 5).any():
+    if days == 1 and len(timestamps) >= 14 and not (timestamps.day_of_week >= 5).any():
         return Frequency("business-daily", "B", 5, 512, 96)
     for name, typical, season, seq_len, horizon in _CALENDAR:
         if abs(days - typical) <= 0.1 * typical:
@@ -470,22 +470,20 @@ class SeriesBundle:
         start, end = self.split.borders(part)
         return np.arange(start + self.seq_len, end - self.horizon + 1)
 
-    def history(self, origins: np.ndarray, values: np.ndarray | None = None) -> np.ndarray:
+    def history(self, origins: np.ndarray) -> np.ndarray:
         """Look-back windows [N, L, C] ending just before each origin (a view when contiguous)."""
-        src = self.values if values is None else values
         origins = np.asarray(origins)
         if len(origins) and origins.min() < self.seq_len:
             raise ValueError(f"origin {origins.min()} has fewer than seq_len={self.seq_len} rows before it")
-        view = np.lib.stride_tricks.sliding_window_view(src, self.seq_len, axis=0)
+        view = np.lib.stride_tricks.sliding_window_view(self.values, self.seq_len, axis=0)
         return _rows(view, origins - self.seq_len).transpose(0, 2, 1)
 
-    def future(self, origins: np.ndarray, values: np.ndarray | None = None) -> np.ndarray:
+    def future(self, origins: np.ndarray) -> np.ndarray:
         """Target windows [N, H, C] starting at each origin (a view when contiguous)."""
-        src = self.values if values is None else values
         origins = np.asarray(origins)
-        if len(origins) and origins.max() + self.horizon > len(src):
+        if len(origins) and origins.max() + self.horizon > len(self.values):
             raise ValueError(f"origin {origins.max()} + horizon {self.horizon} runs past the data")
-        view = np.lib.stride_tricks.sliding_window_view(src, self.horizon, axis=0)
+        view = np.lib.stride_tricks.sliding_window_view(self.values, self.horizon, axis=0)
         return _rows(view, origins).transpose(0, 2, 1)
 
     def windows(self, part: Part) -> tuple[np.ndarray, np.ndarray]:
@@ -531,8 +529,8 @@ def load(
     notes = []
     if spec is not None:
         rule = spec.split
-        seq_len = seq_len or spec.seq_len
-        horizon = horizon or spec.horizons[0]
+        seq_len = spec.seq_len if seq_len is None else seq_len
+        horizon = spec.horizons[0] if horizon is None else horizon
     else:
         rule = "ratio"
         if seq_len is None:

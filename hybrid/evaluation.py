@@ -54,7 +54,9 @@ def summary(table: pd.DataFrame) -> pd.DataFrame:
 def to_markdown(frame: pd.DataFrame, floatfmt: str = ".4f") -> str:
     """A GitHub-style Markdown table (no `tabulate` dependency)."""
     def cell(v: object) -> str:
-        return format(v, floatfmt) if isinstance(v, float) else str(v)
+        if isinstance(v, float):
+            return "" if v != v else format(v, floatfmt)  # NaN: nothing to show
+        return str(v)
 
     header = "| " + " | ".join(map(str, frame.columns)) + " |"
     rule = "|" + "|".join(" --- " for _ in frame.columns) + "|"

@@ -1,0 +1,24 @@
+# `make demo` and `make test` set everything up on a fresh machine, then run.
+VENV ?= .venv
+PY := $(VENV)/bin/python
+STAMP := $(VENV)/.installed
+
+.PHONY: setup demo test bench
+
+$(STAMP): pyproject.toml
+	python3 -m venv $(VENV)
+	# the CPU build of torch first, so that nothing below reaches for a multi-GB CUDA build
+	$(PY) -m pip install torch==2.13.0
+	$(PY) -m pip install -e '.[test]'
+	touch $(STAMP)
+
+setup: $(STAMP)
+
+demo: $(STAMP)
+	$(VENV)/bin/hybrid fit --data ETTh1 --models snaive,linear --horizon 96
+
+test: $(STAMP)
+	$(PY) -m pytest -q
+
+bench: $(STAMP)
+	$(PY) -m experiments.linear_floor --data ETTh1

@@ -1,0 +1,28 @@
+"""Small synthetic series with known answers."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import numpy as np
+import pandas as pd
+import pytest
+
+
+def wide_frame(n: int = 1200, freq: str = "h", channels: int = 2, seed: int = 0,
+               noise: float = 0.0) -> pd.DataFrame:
+    """Channel k: a sine of period 24 with phase k, plus a slow trend, plus optional noise."""
+    rng = np.random.default_rng(seed)
+    t = np.arange(n)
+    data = {"date": pd.date_range("2020-01-01", periods=n, freq=freq)}
+    for k in range(channels):
+        data[f"s{k}"] = (np.sin(2 * np.pi * t / 24 + k) + 0.001 * t + k
+                         + noise * rng.standard_normal(n))
+    return pd.DataFrame(data)
+
+
+@pytest.fixture
+def csv_path(tmp_path: Path) -> Path:
+    path = tmp_path / "synthetic.csv"
+    wide_frame(noise=0.1).to_csv(path, index=False)
+    return path

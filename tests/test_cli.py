@@ -1,0 +1,76 @@
+import json
+import subprocess
+import sys
+
+import pandas as pd
+import pytest
+
+from hybrid.cli import main
+from tests.conftest import wide_frame
+
+
+def test_fit_end_to_end_on_a_synthetic_csv(csv_path, tmp_path, capsys):
+    out = tmp_path / "run"
+    rc = main(["fit", "--data", str(csv_path), "--seq-len", "96", "--horizon", "24",
+               "--models", "snaive,linear", "--out", str(out), "--quiet"])
+    assert rc == 0
+    printed = capsys.readouterr().out
+    assert "| linear |" in printed and "| snaive |" in printed and "lowest test MSE" in printed
+    table = pd.read_csv(out / "comparison.csv")
+    assert {"model", "split", "mse", "mae"} <= set(table.columns)
+    assert sorted(zip(table.model, table.split)) == [
+        ("linear", "test"), ("linear", "val"), ("snaive", "test"), ("snaive", "val")]
+    # a sine with a trend: the ridge must beat repeating yesterday
+    test = table[table.split == "test"].set_index("model")
+    assert test.loc["linear", "mse"] < test.loc["snaive", "mse"]
+    assert "| * |" in (out / "comparison.md").read_text()
+    config = json.loads((out / "config.json").read_text())
+    assert config["seq_len"] == 96 and config["horizon"] == 24
+    assert config["versions"]["numpy"] and config["data"]["split"]["rule"] == "ratio"
+
+
+def test_fit_target_column_only(csv_path, tmp_path):
+    out = tmp_path / "run"
+    assert main(["fit", "--data", str(csv_path), "--target", "s1", "--models", "linear",
+                 "--seq-len", "48", "--horizon", "12", "--out", str(out), "--quiet"]) == 0
+    assert json.loads((out / "config.json").read_text())["data"]["columns"] == ["s1"]
+
+
+def _bad_nan_csv(tmp_path):
+    df = wide_frame(n=400)
+    df.loc[17, "s1"] = float("nan")
+    path = tmp_path / "nan.csv"
+    df.to_csv(path, index=False)
+    return path
+
+
+@pytest.mark.parametrize("case, args, expected", [
+    ("missing", ["--data", "{tmp}/absent.csv"], "no such file or known dataset"),
+    ("model", ["--data", "{csv}", "--models", "linear,arima"], "unknown model 'arima'; known models: snaive, linear"),
+    ("target", ["--data", "{csv}", "--target", "nope"], "unknown --target 'nope'"),
+    ("nan", ["--data", "{nan}"], "column 's1' at row 18"),
+    ("short", ["--data", "{csv}", "--seq-len", "5000"], "need at least"),
+    ("flag", ["--data", "{csv}", "--horizon", "soon"], "invalid int value"),
+])
+def test_bad_input_is_one_line_exit_2_and_nothing_written(csv_path, tmp_path, capsys, case, args, expected):
+    fmt = {"tmp": tmp_path, "csv": csv_path, "nan": _bad_nan_csv(tmp_path)}
+    out = tmp_path / "out"
+    argv = ["fit", *[a.format(**fmt) for a in args], "--out", str(out), "--quiet"]
+    try:
+        rc = main(argv)
+    except SystemExit as exc:  # argparse's own errors
+        rc = exc.code
+    err = capsys.readouterr().err
+    assert rc == 2
+    assert expected in err
+    assert len(err.strip().splitlines()) == 1
+    assert not out.exists()
+
+
+def test_help_is_complete():
+    top = subprocess.run([sys.executable, "-m", "hybrid", "--help"], capture_output=True, text=True)
+    assert top.returncode == 0 and "fit" in top.stdout
+    fit = subprocess.run([sys.executable, "-m", "hybrid", "fit", "--help"], capture_output=True, text=True)
+    assert fit.returncode == 0
+    for flag in ("--data", "--target", "--all", "--horizon", "--seq-len", "--models", "--out", "--fill"):
+        assert flag in fit.stdout
