@@ -17,6 +17,7 @@ from hybrid.data import FILL_METHODS, SeriesBundle, load
 from hybrid.errors import InputError
 from hybrid.evaluation import compare, summary, to_markdown
 from hybrid.forecaster import Forecaster
+from hybrid.plots import forecast_png
 from hybrid.runinfo import git_commit, package_versions
 
 
@@ -59,7 +60,8 @@ def build_parser() -> argparse.ArgumentParser:
         help="fit forecasters on a dataset and print their comparison table",
         description="Fit the chosen forecasters on the training part, score them on every "
         "validation and test window, print the comparison table (lowest test MSE marked *) and "
-        "write comparison.csv, comparison.md and config.json to --out.",
+        "write comparison.csv, comparison.md, config.json and forecast.png (the last test window "
+        "of the last column) to --out.",
     )
     fit.add_argument("--data", default="ETTh1", metavar="PATH_OR_NAME",
                      help="a CSV file (wide: a date column + numeric columns; or long: unique_id, "
@@ -79,7 +81,7 @@ def build_parser() -> argparse.ArgumentParser:
                      help=f"comma-separated forecasters, from: {', '.join(known_models())} "
                      "(default: all)")
     fit.add_argument("--out", type=Path, metavar="DIR",
-                     help="folder for comparison.csv, comparison.md and config.json "
+                     help="folder for comparison.csv, comparison.md, config.json and forecast.png "
                      "(default: runs/<data>-H<horizon>)")
     fit.add_argument("--fill", choices=FILL_METHODS,
                      help="fill NaN/inf values (ffill: carry the last value forward, leading gaps "
@@ -89,13 +91,14 @@ def build_parser() -> argparse.ArgumentParser:
     return parser
 
 
-def _write_outputs(out: Path, files: dict[str, str]) -> None:
+def _write_outputs(out: Path, files: dict[str, str | bytes]) -> None:
     """Write every file or none: stage them in a temporary folder, then move them in."""
     out.parent.mkdir(parents=True, exist_ok=True)
     staging = Path(tempfile.mkdtemp(prefix=".hybrid-", dir=out.parent))
     try:
-        for name, text in files.items():
-            (staging / name).write_text(text)
+        for name, content in files.items():
+            path = staging / name
+            path.write_bytes(content) if isinstance(content, bytes) else path.write_text(content)
         out.mkdir(exist_ok=True)
         for name in files:
             os.replace(staging / name, out / name)
@@ -147,13 +150,15 @@ def run_fit(args: argparse.Namespace) -> int:
     print(f"* lowest test MSE: {best}. MSE/MAE on the z-scored scale; *_orig, sMAPE (%) and MASE "
           "on the original scale.")
     config = _config(args, data, models)
+    last_test_origin = int(data.origins("test")[-1])
     _write_outputs(out, {
+        "forecast.png": forecast_png(data, models, last_test_origin, channel=data.n_channels - 1),
         "comparison.csv": table.to_csv(index=False),
         "comparison.md": f"# {data.name}, seq_len {data.seq_len}, horizon {data.horizon}\n\n"
         + markdown + "\n",
         "config.json": json.dumps(config, indent=2, default=str) + "\n",
     })
-    say(f"wrote {out}/comparison.csv, comparison.md, config.json")
+    say(f"wrote {out}/comparison.csv, comparison.md, config.json, forecast.png")
     return 0
 
 

@@ -2,6 +2,7 @@ import json
 import subprocess
 import sys
 
+import numpy as np
 import pandas as pd
 import pytest
 
@@ -24,6 +25,7 @@ def test_fit_end_to_end_on_a_synthetic_csv(csv_path, tmp_path, capsys):
     test = table[table.split == "test"].set_index("model")
     assert test.loc["linear", "mse"] < test.loc["snaive", "mse"]
     assert "| * |" in (out / "comparison.md").read_text()
+    assert (out / "forecast.png").read_bytes()[:8] == b"\x89PNG\r\n\x1a\n"
     config = json.loads((out / "config.json").read_text())
     assert config["seq_len"] == 96 and config["horizon"] == 24
     assert config["versions"]["numpy"] and config["data"]["split"]["rule"] == "ratio"
@@ -34,6 +36,17 @@ def test_fit_target_column_only(csv_path, tmp_path):
     assert main(["fit", "--data", str(csv_path), "--target", "s1", "--models", "linear",
                  "--seq-len", "48", "--horizon", "12", "--out", str(out), "--quiet"]) == 0
     assert json.loads((out / "config.json").read_text())["data"]["columns"] == ["s1"]
+
+
+def test_short_monthly_csv_works_without_flags(tmp_path, capsys):
+    n = 300
+    df = pd.DataFrame({"date": pd.date_range("2000-01-01", periods=n, freq="MS"),
+                       "sales": np.sin(np.arange(n) * 2 * np.pi / 12) + 0.01 * np.arange(n)})
+    df.to_csv(tmp_path / "monthly.csv", index=False)
+    out = tmp_path / "run"
+    assert main(["fit", "--data", str(tmp_path / "monthly.csv"), "--out", str(out)]) == 0
+    assert "chose seq_len=36, horizon=12" in capsys.readouterr().out
+    assert json.loads((out / "config.json").read_text())["horizon"] == 12
 
 
 def _bad_nan_csv(tmp_path):
