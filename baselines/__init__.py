@@ -1,8 +1,16 @@
-"""Classical forecasters, each behind the project's `Forecaster` interface."""
+"""Classical forecasters, each behind the project's `Forecaster` interface, one module each.
 
-from baselines.linear import Linear
+Every one forecasts all origins in one call: the linear maps over strided windows, ARIMA and ETS
+from the states of one filter pass, Prophet from one curve, LightGBM from one feature table.
+"""
+
+from baselines.arima import ARIMA
+from baselines.ets import ETS
+from baselines.lightgbm import LightGBM
+from baselines.linear import DLinear, Linear
+from baselines.prophet import Prophet
 from baselines.snaive import SeasonalNaive
 
-FORECASTERS = {cls.name: cls for cls in (SeasonalNaive, Linear)}
+FORECASTERS = {cls.name: cls for cls in (SeasonalNaive, Linear, DLinear, ETS, ARIMA, Prophet, LightGBM)}
 
-__all__ = ["FORECASTERS", "Linear", "SeasonalNaive"]
+__all__ = ["ARIMA", "DLinear", "ETS", "FORECASTERS", "LightGBM", "Linear", "Prophet", "SeasonalNaive"]

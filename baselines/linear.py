@@ -9,6 +9,9 @@ import numpy as np
 from hybrid.data import SeriesBundle
 from hybrid.forecaster import Forecaster
 
+# ridge penalties tried on validation, as multiples of the Gram matrix's mean eigenvalue
+ALPHAS = (1e-4, 1e-3, 1e-2, 1e-1, 1.0, 10.0, 100.0)
+
 
 class Linear(Forecaster):
     """Ridge from look-back [L] to horizon [H], one map shared by every channel.
@@ -28,24 +31,29 @@ class Linear(Forecaster):
     def __init__(
         self,
         subtract_last: bool = True,
-        alphas: Sequence[float] = (1e-4, 1e-3, 1e-2, 1e-1, 1.0, 10.0, 100.0),
+        alphas: Sequence[float] = ALPHAS,
     ) -> None:
         self.subtract_last = subtract_last
         self.alphas = tuple(alphas)
 
+    def _features(self, x: np.ndarray) -> np.ndarray:
+        """What the map reads from the look-back windows [N, L]: here the windows themselves."""
+        return x
+
     def _design(self, data: SeriesBundle, origins: np.ndarray, channel: int) -> tuple[np.ndarray, np.ndarray]:
-        """Look-back windows [N, L] of one channel and the value each is expressed relative to."""
+        """Features of one channel's look-back windows and the value each is expressed relative to."""
         x = data.history(origins)[:, :, channel]
         anchor = x[:, -1:] if self.subtract_last else np.zeros((len(x), 1))
-        return x - anchor, anchor
+        return self._features(x - anchor), anchor
 
     def fit(self, data: SeriesBundle) -> "Linear":
         if not self.alphas or min(self.alphas) <= 0:
             raise ValueError(f"alphas must be positive, got {self.alphas}")
-        L, H = data.seq_len, data.horizon
-        xtx, xty = np.zeros((L, L)), np.zeros((L, H))
-        sx, sy, n = np.zeros(L), np.zeros(H), 0
+        H = data.horizon
         train = data.origins("train")
+        F = self._features(np.zeros((1, data.seq_len))).shape[1]
+        xtx, xty = np.zeros((F, F)), np.zeros((F, H))
+        sx, sy, n = np.zeros(F), np.zeros(H), 0
         for c in range(data.n_channels):
             x, anchor = self._design(data, train, c)
             y = data.future(train)[:, :, c] - anchor
@@ -87,3 +95,36 @@ class Linear(Forecaster):
             x, anchor = self._design(data, origins, c)
             out[:, :, c] = x @ self.coef_ + self.intercept_ + anchor
         return out
+
+
+def moving_average(x: np.ndarray, kernel: int) -> np.ndarray:
+    """Centred moving average along the last axis, ends padded with the edge values (as DLinear)."""
+    front, back = (kernel - 1) // 2, kernel - 1 - (kernel - 1) // 2
+    padded = np.concatenate([np.repeat(x[:, :1], front, 1), x, np.repeat(x[:, -1:], back, 1)], axis=1)
+    csum = np.cumsum(padded, axis=1)
+    csum = np.concatenate([np.zeros((len(x), 1)), csum], axis=1)
+    return (csum[:, kernel:] - csum[:, :-kernel]) / kernel
+
+
+class DLinear(Linear):
+    """DLinear (Zeng et al. 2023): the window split into a moving-average trend and a remainder,
+    one linear map for each, summed; fitted in closed form like `Linear`.
+
+    Jointly the two maps are still linear in the window; what changes is the ridge penalty,
+    which now shrinks the trend map and the remainder map separately.
+    """
+
+    name = "dlinear"
+
+    def __init__(
+        self,
+        kernel: int = 25,
+        subtract_last: bool = True,
+        alphas: Sequence[float] = ALPHAS,
+    ) -> None:
+        super().__init__(subtract_last=subtract_last, alphas=alphas)
+        self.kernel = kernel
+
+    def _features(self, x: np.ndarray) -> np.ndarray:
+        trend = moving_average(x, self.kernel)
+        return np.concatenate([trend, x - trend], axis=1)

@@ -13,6 +13,8 @@ from collections.abc import Sequence
 from datetime import datetime, timezone
 from pathlib import Path
 
+from baselines.cache import CachedForecaster, ForecastCache
+from baselines.prophet import VERBOSE_ENV
 from hybrid.data import FILL_METHODS, SeriesBundle, load
 from hybrid.errors import InputError
 from hybrid.evaluation import compare, summary, to_markdown
@@ -86,7 +88,11 @@ def build_parser() -> argparse.ArgumentParser:
     fit.add_argument("--fill", choices=FILL_METHODS,
                      help="fill NaN/inf values (ffill: carry the last value forward, leading gaps "
                      "take the first value; interpolate: linear) instead of refusing the data")
+    fit.add_argument("--no-cache", action="store_true",
+                     help="recompute every forecast instead of reading the forecast cache "
+                     "($HYBRID_CACHE_DIR/forecasts, default ~/.cache/hybrid/forecasts)")
     fit.add_argument("--quiet", action="store_true", help="no progress bars or notes")
+    fit.add_argument("--verbose", action="store_true", help="let Prophet and cmdstanpy log")
     fit.set_defaults(func=run_fit)
     return parser
 
@@ -142,6 +148,11 @@ def run_fit(args: argparse.Namespace) -> int:
         f"seq_len={data.seq_len}, horizon={data.horizon}, split {data.split.rule} "
         f"(train {data.split.train}, val {data.split.val}, test {data.split.test})")
 
+    if args.verbose:
+        os.environ[VERBOSE_ENV] = "1"  # read by the worker processes that fit Prophet
+    if not args.no_cache:
+        cache = ForecastCache()
+        models = [CachedForecaster(m, cache) for m in models]
     table = compare(data, models, progress=not args.quiet)
     wide = summary(table)
     markdown = to_markdown(wide)

@@ -470,6 +470,18 @@ class SeriesBundle:
         start, end = self.split.borders(part)
         return np.arange(start + self.seq_len, end - self.horizon + 1)
 
+    def every_origin(self) -> np.ndarray:
+        """Every origin of train, val and test together (one contiguous run, stride 1)."""
+        return np.arange(self.seq_len, self.split.test[1] - self.horizon + 1)
+
+    def fingerprint(self) -> str:
+        """A hash of everything a forecast depends on: values, timestamps, split, L and H."""
+        digest = hashlib.sha256()
+        digest.update(np.ascontiguousarray(self.values).tobytes())
+        digest.update(self.timestamps.asi8.tobytes())
+        digest.update(repr((self.columns, self.split, self.seq_len, self.horizon)).encode())
+        return digest.hexdigest()
+
     def history(self, origins: np.ndarray) -> np.ndarray:
         """Look-back windows [N, L, C] ending just before each origin (a view when contiguous)."""
         origins = np.asarray(origins)

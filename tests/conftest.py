@@ -10,15 +10,21 @@ import pytest
 
 
 def wide_frame(n: int = 1200, freq: str = "h", channels: int = 2, seed: int = 0,
-               noise: float = 0.0) -> pd.DataFrame:
-    """Channel k: a sine of period 24 with phase k, plus a slow trend, plus optional noise."""
+               noise: float = 0.0, period: int = 24) -> pd.DataFrame:
+    """Channel k: a sine of `period` steps with phase k, plus a slow trend, plus optional noise."""
     rng = np.random.default_rng(seed)
     t = np.arange(n)
     data = {"date": pd.date_range("2020-01-01", periods=n, freq=freq)}
     for k in range(channels):
-        data[f"s{k}"] = (np.sin(2 * np.pi * t / 24 + k) + 0.001 * t + k
+        data[f"s{k}"] = (np.sin(2 * np.pi * t / period + k) + 0.001 * t + k
                          + noise * rng.standard_normal(n))
     return pd.DataFrame(data)
+
+
+@pytest.fixture(autouse=True)
+def _private_cache(tmp_path, monkeypatch):
+    """No test reads or writes the user's cache."""
+    monkeypatch.setenv("HYBRID_CACHE_DIR", str(tmp_path / "hybrid-cache"))
 
 
 @pytest.fixture

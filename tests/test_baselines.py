@@ -4,10 +4,27 @@ import numpy as np
 import pandas as pd
 import pytest
 
-from baselines import FORECASTERS, Linear, SeasonalNaive
+from baselines import ARIMA, ETS, FORECASTERS, DLinear, LightGBM, Linear, SeasonalNaive
+from baselines.linear import moving_average
+from baselines.statespace import state_space_forecast
 from hybrid.data import load
 from hybrid.forecaster import NotFittedError
 from tests.conftest import wide_frame
+
+# Small settings so that every model fits in seconds on the small daily data below.
+QUICK = {"arima": {"season": 1, "max_p": 2, "max_q": 1, "n_jobs": 1},
+         "ets": {"n_jobs": 1}, "prophet": {"n_jobs": 1},
+         "lightgbm": {"n_components": 4, "max_rounds": 60, "n_jobs": 1}}
+
+
+def quick(name):
+    return FORECASTERS[name](**QUICK.get(name, {}))
+
+
+@pytest.fixture(scope="module")
+def daily():
+    """Two daily channels, weekly sine + trend + noise: 420 rows, L = 28, H = 7."""
+    return load(wide_frame(n=420, freq="D", period=7, noise=0.3), seq_len=28, horizon=7)
 
 
 def _sine(n=1200, noise=0.0):
@@ -31,10 +48,11 @@ def test_seasonal_naive_repeats_the_last_season_over_a_long_horizon():
     np.testing.assert_array_equal(f, data.values[np.r_[176:200, 176:200, 176:188], 0])
 
 
-def test_linear_is_near_exact_on_a_pure_sine():
+@pytest.mark.parametrize("cls", [Linear, DLinear])
+def test_linear_maps_are_near_exact_on_a_pure_sine(cls):
     data = _sine()
     origins = data.origins("test")
-    forecast = Linear().fit(data).predict(data, origins)
+    forecast = cls().fit(data).predict(data, origins)
     assert np.mean((forecast[:, :, 1] - data.future(origins)[:, :, 1]) ** 2) < 1e-6
 
 
@@ -55,43 +73,151 @@ def test_linear_chooses_its_penalty_on_validation():
     assert model.val_mse_by_alpha_[model.alpha_] == min(model.val_mse_by_alpha_.values())
 
 
-@pytest.mark.parametrize("name", sorted(FORECASTERS))
-def test_forecast_reads_nothing_at_or_after_its_origin(name):
-    data = _sine(noise=0.3)
-    model = FORECASTERS[name]().fit(data)
-    origin = int(data.origins("test")[10])
-    before = model.predict(data, np.array([origin]))
-    values = data.values.copy()
-    values[origin:] = 1e6
-    after = model.predict(dataclasses.replace(data, values=values), np.array([origin]))
-    np.testing.assert_array_equal(before, after)
+def test_moving_average_matches_a_loop_with_edge_padding():
+    x = np.random.default_rng(0).standard_normal((3, 20))
+    k = 5
+    padded = np.concatenate([np.repeat(x[:, :1], 2, 1), x, np.repeat(x[:, -1:], 2, 1)], axis=1)
+    expected = np.stack([padded[:, i:i + k].mean(1) for i in range(20)], axis=1)
+    np.testing.assert_allclose(moving_average(x, k), expected)
+
+
+def test_state_space_forecast_matches_the_recursion():
+    rng = np.random.default_rng(1)
+    T = np.array([[0.9, 0.2], [0.0, 0.5]])
+    Z = np.array([1.0, -1.0])
+    c = np.array([0.1, -0.3])
+    states = rng.standard_normal((4, 2))
+    got = state_space_forecast(states, Z, T, 6, obs_intercept=2.0, state_intercept=c)
+    for i, a in enumerate(states):
+        for h in range(6):
+            assert got[i, h] == pytest.approx(Z @ a + 2.0)
+            a = T @ a + c
+
+
+def _ar1(n=1500, phi=0.7, seed=3):
+    rng = np.random.default_rng(seed)
+    y = np.zeros(n)
+    for t in range(1, n):
+        y[t] = phi * y[t - 1] + rng.standard_normal()
+    return pd.DataFrame({"date": pd.date_range("2000-01-01", periods=n, freq="D"), "y": y})
+
+
+def test_arima_recovers_an_ar1_coefficient():
+    data = load(_ar1(), seq_len=28, horizon=7)
+    model = ARIMA(season=1, n_jobs=1).fit(data)
+    spec = model.specs_[0]
+    assert spec["order"][1] == 0  # no differencing for a stationary series
+    ar = dict(zip(spec["param_names"], spec["params"]))["ar.L1"]
+    assert ar == pytest.approx(0.7, abs=0.06)
+
+
+def test_arima_every_origin_equals_a_per_origin_forecast(daily):
+    from statsmodels.tsa.statespace.sarimax import SARIMAX
+
+    daily = dataclasses.replace(daily, values=daily.values[:, :1], columns=daily.columns[:1])
+    model = ARIMA(max_p=2, max_q=1, max_P=1, max_Q=1, n_jobs=1).fit(daily)
+    assert model.season_ == 7 and model.specs_[0]["seasonal_order"][3] in (0, 7)
+    origins = daily.origins("test")[[0, 5, 17, 40]]
+    forecast = model.predict(daily, origins)
+    for c, spec in enumerate(model.specs_):
+        for i, t in enumerate(origins):
+            sm = SARIMAX(daily.values[:t, c], order=tuple(spec["order"]), seasonal_order=tuple(spec["seasonal_order"]),
+                         trend=spec["trend"])
+            expected = sm.filter(np.asarray(spec["params"])).forecast(daily.horizon)
+            np.testing.assert_allclose(forecast[i, :, c], expected, atol=1e-9, rtol=0)
+
+
+def test_ets_every_origin_equals_a_per_origin_forecast(daily):
+    from baselines.ets import _model
+
+    model = ETS(n_jobs=1).fit(daily)
+    assert model.season_ == 7
+    origins = daily.origins("test")[[0, 5, 17, 40]]
+    forecast = model.predict(daily, origins)
+    for c, spec in enumerate(model.specs_):
+        for i, t in enumerate(origins):
+            expected = _model(daily.values[:t, c], spec, spec["init"]).smooth(spec["params"]).forecast(daily.horizon)
+            np.testing.assert_allclose(forecast[i, :, c], expected, atol=1e-9, rtol=0)
+
+
+def test_ets_forecasts_a_constant_level():
+    rng = np.random.default_rng(0)
+    n = 500
+    df = pd.DataFrame({"date": pd.date_range("2000-01-01", periods=n, freq="D"),
+                       "y": 5.0 + 0.1 * rng.standard_normal(n)})
+    data = load(df, seq_len=28, horizon=14)
+    model = ETS(n_jobs=1).fit(data)
+    forecast = data.scaler.inverse(model.predict(data, data.origins("test")))
+    assert np.abs(forecast - 5.0).max() < 0.05  # half the noise's spread, at every step
+
+
+def test_lightgbm_stops_early_on_validation_and_learns_the_rest_from_train(daily):
+    model = LightGBM(n_components=3, max_rounds=2000, early_stopping_rounds=10, n_jobs=1).fit(daily)
+    assert len(model.boosters_) == 3 and model.components_.shape == (3, daily.horizon)
+    assert all(0 < r < 2000 for r in model.best_rounds_)
+    values = daily.values.copy()
+    start, end = daily.split.val
+    values[daily.split.train[1]:end] += 5 * np.sin(np.arange(end - daily.split.train[1]))[:, None]
+    other = LightGBM(n_components=3, max_rounds=2000, early_stopping_rounds=10, n_jobs=1).fit(
+        dataclasses.replace(daily, values=values))
+    np.testing.assert_array_equal(model.components_, other.components_)
+    np.testing.assert_array_equal(model.mean_, other.mean_)
+    assert model.best_rounds_ != other.best_rounds_
+
+
+def _same(a, b):
+    if isinstance(a, np.ndarray):
+        np.testing.assert_array_equal(a, b)
+    elif isinstance(a, dict):
+        assert a.keys() == b.keys()
+        for k in a:
+            _same(a[k], b[k])
+    elif isinstance(a, (list, tuple)):
+        assert len(a) == len(b)
+        for x, y in zip(a, b):
+            _same(x, y)
+    elif hasattr(a, "model_to_string"):  # a LightGBM booster
+        assert a.model_to_string() == b.model_to_string()
+    elif hasattr(a, "params") and isinstance(getattr(a, "params"), dict):  # a Prophet model
+        _same({k: np.asarray(v) for k, v in a.params.items()}, {k: np.asarray(v) for k, v in b.params.items()})
+    else:
+        assert a == b
 
 
 @pytest.mark.parametrize("name", sorted(FORECASTERS))
-def test_fit_never_reads_test_rows(name):
-    data = _sine(noise=0.3)
-    a = FORECASTERS[name]().fit(data)
-    values = data.values.copy()
-    values[data.split.val[1]:] *= -50.0
-    b = FORECASTERS[name]().fit(dataclasses.replace(data, values=values))
+def test_forecast_reads_nothing_at_or_after_its_origin(daily, name):
+    model = quick(name).fit(daily)
+    origins = daily.origins("test")[[3, 30]]
+    before = model.predict(daily, origins)
+    assert before.shape == (2, daily.horizon, daily.n_channels) and np.isfinite(before).all()
+    for i, origin in enumerate(origins):
+        values = daily.values.copy()
+        values[origin:] = 1e3
+        after = model.predict(dataclasses.replace(daily, values=values), np.array([origin]))
+        np.testing.assert_allclose(before[i], after[0], rtol=0, atol=1e-12)
+
+
+@pytest.mark.parametrize("name", sorted(FORECASTERS))
+def test_fit_never_reads_test_rows(daily, name, tmp_path, monkeypatch):
+    a = quick(name).fit(daily)
+    monkeypatch.setenv("HYBRID_CACHE_DIR", str(tmp_path / "other-cache"))  # no memoised fit reused
+    values = daily.values.copy()
+    values[daily.split.val[1]:] *= -50.0
+    b = quick(name).fit(dataclasses.replace(daily, values=values))
     fitted = [k for k in vars(a) if k.endswith("_")]
     assert fitted
     for key in fitted:
-        va, vb = getattr(a, key), getattr(b, key)
-        if isinstance(va, np.ndarray):
-            np.testing.assert_array_equal(va, vb)
-        else:
-            assert va == vb
+        _same(getattr(a, key), getattr(b, key))
 
 
 @pytest.mark.parametrize("name", sorted(FORECASTERS))
-def test_predict_before_fit_is_refused(name):
-    data = _sine()
+def test_predict_before_fit_is_refused(daily, name):
     with pytest.raises(NotFittedError, match="call fit"):
-        FORECASTERS[name]().predict(data, data.origins("test"))
+        quick(name).predict(daily, daily.origins("test"))
 
 
 def test_every_forecaster_has_a_unique_name_and_its_params():
     assert len({cls.name for cls in FORECASTERS.values()}) == len(FORECASTERS)
     assert Linear(subtract_last=False).get_params()["subtract_last"] is False
     assert SeasonalNaive(season=7).get_params() == {"season": 7}
+    assert DLinear(kernel=9).get_params()["kernel"] == 9

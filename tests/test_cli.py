@@ -41,7 +41,8 @@ def test_fit_target_column_only(csv_path, tmp_path):
 def test_short_monthly_csv_works_without_flags(tmp_path, capsys):
     n = 300
     df = pd.DataFrame({"date": pd.date_range("2000-01-01", periods=n, freq="MS"),
-                       "sales": np.sin(np.arange(n) * 2 * np.pi / 12) + 0.01 * np.arange(n)})
+                       "sales": np.sin(np.arange(n) * 2 * np.pi / 12) + 0.01 * np.arange(n)
+                       + 0.2 * np.random.default_rng(0).standard_normal(n)})
     df.to_csv(tmp_path / "monthly.csv", index=False)
     out = tmp_path / "run"
     assert main(["fit", "--data", str(tmp_path / "monthly.csv"), "--out", str(out)]) == 0
@@ -59,7 +60,7 @@ def _bad_nan_csv(tmp_path):
 
 @pytest.mark.parametrize("case, args, expected", [
     ("missing", ["--data", "{tmp}/absent.csv"], "no such file or known dataset"),
-    ("model", ["--data", "{csv}", "--models", "linear,arima"], "unknown model 'arima'; known models: snaive, linear"),
+    ("model", ["--data", "{csv}", "--models", "linear,nosuch"], "unknown model 'nosuch'; known models: snaive, linear, dlinear"),
     ("target", ["--data", "{csv}", "--target", "nope"], "unknown --target 'nope'"),
     ("nan", ["--data", "{nan}"], "column 's1' at row 18"),
     ("short", ["--data", "{csv}", "--seq-len", "5000"], "need at least"),

@@ -1,0 +1,180 @@
+"""The on-disk cache of every-origin forecasts.
+
+A classical model's forecasts from every origin of a dataset (train, val and test: what the
+router, the hints and the experiments read) are computed once and kept as
+`<cache>/forecasts/<key>.npy` (float32 [n_origins, H, n_channels], no pickle) beside
+`<key>.json` (what the key was made of, the shape, the SHA-256 of the array file). The cache
+folder is `$HYBRID_CACHE_DIR`, default `~/.cache/hybrid`.
+
+The key hashes the data (values, timestamps, split, look-back, horizon), the model's name and
+parameters, and the source of the `baselines` package, so an edit to a model's code makes its
+old entries unreachable instead of silently reused. An entry whose sidecar is unreadable or
+names another key, or whose array has another shape or checksum, is reported and recomputed.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import os
+import tempfile
+import time
+import warnings
+from functools import lru_cache
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+
+from hybrid.data import SeriesBundle, cache_dir
+from hybrid.forecaster import Forecaster
+
+FORMAT = 1
+
+
+@lru_cache(maxsize=1)
+def code_fingerprint() -> str:
+    """SHA-256 over the source files of the `baselines` package."""
+    digest = hashlib.sha256()
+    for path in sorted(Path(__file__).parent.glob("*.py")):
+        digest.update(path.name.encode())
+        digest.update(path.read_bytes())
+    return digest.hexdigest()
+
+
+def _sha256(path: Path) -> str:
+    digest = hashlib.sha256()
+    with open(path, "rb") as fh:
+        for block in iter(lambda: fh.read(1 << 22), b""):
+            digest.update(block)
+    return digest.hexdigest()
+
+
+def memo_json(namespace: str, key_parts: dict[str, Any], compute, root: Path | None = None) -> Any:
+    """`compute()`, kept as JSON under `<cache>/<namespace>/<hash of key_parts>.json`.
+
+    For slow fits whose result is small and JSON-able (ARIMA's order search): a second run on the
+    same training rows with the same settings reads the result instead of searching again. An
+    unreadable entry is recomputed.
+    """
+    folder = (Path(root) if root is not None else cache_dir()) / namespace
+    key = hashlib.sha256(json.dumps(key_parts, sort_keys=True).encode()).hexdigest()[:32]
+    path = folder / f"{key}.json"
+    try:
+        stored = json.loads(path.read_text())
+        if stored.get("key_parts") == key_parts:
+            return stored["value"]
+    except (OSError, ValueError, AttributeError):
+        pass
+    value = compute()
+    folder.mkdir(parents=True, exist_ok=True)
+    fd, tmp = tempfile.mkstemp(dir=folder, prefix=".tmp-")
+    with os.fdopen(fd, "w") as fh:
+        json.dump({"key_parts": key_parts, "value": value}, fh)
+    os.replace(tmp, path)
+    return value
+
+
+class ForecastCache:
+    """Get and put every-origin forecast arrays by key."""
+
+    def __init__(self, root: Path | None = None) -> None:
+        self.root = Path(root) if root is not None else cache_dir() / "forecasts"
+
+    def key(self, data: SeriesBundle, model: Forecaster) -> tuple[str, dict[str, Any]]:
+        parts = {
+            "format": FORMAT,
+            "model": model.name,
+            "params": json.loads(json.dumps(model.get_params(), default=str)),
+            "data": data.fingerprint(),
+            "code": code_fingerprint(),
+        }
+        return hashlib.sha256(json.dumps(parts, sort_keys=True).encode()).hexdigest()[:32], parts
+
+    def load(self, key: str, shape: tuple[int, ...]) -> np.ndarray | None:
+        """The array stored under `key`, or None if absent; a damaged entry warns and is None."""
+        meta_path, array_path = self.root / f"{key}.json", self.root / f"{key}.npy"
+        if not meta_path.exists():
+            return None
+        try:
+            meta = json.loads(meta_path.read_text())
+            problem = None
+            if meta.get("key") != key or tuple(meta.get("shape", ())) != tuple(shape):
+                problem = "its sidecar does not match the request"
+            elif _sha256(array_path) != meta.get("sha256"):
+                problem = "its array fails the checksum"
+            else:
+                array = np.load(array_path, allow_pickle=False)
+                if array.shape != tuple(shape):
+                    problem = f"its array has shape {array.shape}"
+        except (OSError, ValueError) as exc:
+            problem = f"it cannot be read ({exc})"
+        if problem:
+            warnings.warn(f"cache entry {meta_path.with_suffix('')} is damaged: {problem}; recomputing",
+                          stacklevel=2)
+            return None
+        return array
+
+    def save(self, key: str, array: np.ndarray, about: dict[str, Any]) -> None:
+        """Store atomically: the array first, then the sidecar that makes it visible."""
+        self.root.mkdir(parents=True, exist_ok=True)
+        array = np.ascontiguousarray(array, dtype=np.float32)
+        array_path = self.root / f"{key}.npy"
+        self._atomic(array_path, lambda fh: np.save(fh, array, allow_pickle=False))
+        meta = {"key": key, "shape": list(array.shape), "dtype": "float32", "sha256": _sha256(array_path),
+                "created": time.strftime("%Y-%m-%dT%H:%M:%S%z"), **about}
+        self._atomic(self.root / f"{key}.json", lambda fh: fh.write(json.dumps(meta, indent=1).encode()))
+
+    def _atomic(self, path: Path, write) -> None:
+        fd, tmp = tempfile.mkstemp(dir=self.root, prefix=".tmp-")
+        try:
+            with os.fdopen(fd, "wb") as fh:
+                write(fh)
+            os.replace(tmp, path)
+        finally:
+            if os.path.exists(tmp):
+                os.remove(tmp)
+
+
+class CachedForecaster(Forecaster):
+    """A forecaster whose forecasts from every origin of the data are computed once, then read.
+
+    `fit` looks the forecasts up; on a miss it fits the wrapped model and predicts every origin
+    (`data.every_origin()`) in one call, then stores them. `predict` only indexes that array, so
+    it must be given the data it was fitted on.
+    """
+
+    def __init__(self, model: Forecaster, cache: ForecastCache | None = None) -> None:
+        self.model = model
+        self.cache = cache if cache is not None else ForecastCache()
+
+    @property
+    def name(self) -> str:  # type: ignore[override]
+        return self.model.name
+
+    def get_params(self) -> dict[str, Any]:
+        return self.model.get_params()
+
+    def fit(self, data: SeriesBundle) -> "CachedForecaster":
+        origins = data.every_origin()
+        key, parts = self.cache.key(data, self.model)
+        shape = (len(origins), data.horizon, data.n_channels)
+        forecasts = self.cache.load(key, shape)
+        self.from_cache_ = forecasts is not None
+        if forecasts is None:
+            forecasts = self.model.fit(data).predict(data, origins)
+            self.cache.save(key, forecasts, {**parts, "dataset": data.name})
+        self.forecasts_ = forecasts.astype(np.float32)  # a miss serves exactly what a hit would
+        self.first_origin_ = int(origins[0])
+        self.fingerprint_ = parts["data"]
+        return self
+
+    def predict(self, data: SeriesBundle, origins: np.ndarray) -> np.ndarray:
+        self.check_fitted()
+        if data.fingerprint() != self.fingerprint_:
+            raise ValueError(f"{self.name} was fitted on other data: fit it on this data first")
+        index = np.asarray(origins) - self.first_origin_
+        if len(index) and (index.min() < 0 or index.max() >= len(self.forecasts_)):
+            raise ValueError(f"origins must lie in [{self.first_origin_}, "
+                             f"{self.first_origin_ + len(self.forecasts_)}) for this data")
+        return self.forecasts_[index].astype(np.float64)
