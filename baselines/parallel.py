@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import os
+import warnings
 from collections.abc import Callable, Sequence
 from typing import Any
 
@@ -25,4 +26,7 @@ def map_channels(func: Callable[..., Any], tasks: Sequence[tuple], n_jobs: int |
     workers = n_workers(n_jobs, len(tasks))
     if workers == 1:
         return [func(*task) for task in tasks]
-    return Parallel(n_jobs=workers)(delayed(func)(*task) for task in tasks)
+    with warnings.catch_warnings():
+        # loky replaces a worker whose memory grew during a long fit, and says so; no result is lost
+        warnings.filterwarnings("ignore", message="A worker stopped while some jobs")
+        return Parallel(n_jobs=workers)(delayed(func)(*task) for task in tasks)
