@@ -22,3 +22,5 @@ test: $(STAMP)
 
 bench: $(STAMP)
 	$(PY) -m experiments.linear_floor --data ETTh1
+	$(PY) -m experiments.every_origin_cost --data ETTh1 --horizon 96
+	$(PY) -m experiments.classical_table

@@ -45,13 +45,18 @@ def _search(y: np.ndarray, season: int, limits: dict) -> dict:
 
 
 def _filter_forecast(y: np.ndarray, spec: dict, origins: np.ndarray, horizon: int) -> np.ndarray:
+    from statsmodels.tsa.statespace import kalman_filter as kf
     from statsmodels.tsa.statespace.sarimax import SARIMAX
 
+    # Only the predicted states are read: keeping the covariances of ~17k steps would cost
+    # about half a GB per channel for a seasonal model (measured), for nothing.
+    keep_states_only = (kf.MEMORY_NO_PREDICTED_COV | kf.MEMORY_NO_FILTERED | kf.MEMORY_NO_FORECAST_COV
+                        | kf.MEMORY_NO_GAIN | kf.MEMORY_NO_SMOOTHING | kf.MEMORY_NO_STD_FORECAST)
     with warnings.catch_warnings():
         warnings.simplefilter("ignore")
         model = SARIMAX(y, order=tuple(spec["order"]), seasonal_order=tuple(spec["seasonal_order"]),
                         trend=spec["trend"])
-        result = model.filter(np.asarray(spec["params"]))
+        result = model.filter(np.asarray(spec["params"]), conserve_memory=keep_states_only)
     ssm = model.ssm
     # A constant ('c') enters as a state intercept stored per time step, equal at every step.
     intercept = np.asarray(ssm["state_intercept"])

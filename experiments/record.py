@@ -6,8 +6,11 @@ import json
 import resource
 import shlex
 import sys
+import threading
 from datetime import datetime, timezone
 from pathlib import Path
+
+import psutil
 
 from hybrid.runinfo import git_commit, machine, package_versions
 
@@ -19,11 +22,46 @@ def peak_memory_mib() -> float:
     return resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
 
 
+class TreeMemory:
+    """The peak, over the run, of the summed resident memory of this process and all its
+    children (the worker processes that fit channels), sampled every `interval` seconds."""
+
+    def __init__(self, interval: float = 0.1) -> None:
+        self.interval = interval
+        self.peak_mib = 0.0
+        self._stop = threading.Event()
+        self._thread = threading.Thread(target=self._run, daemon=True)
+
+    def _run(self) -> None:
+        me = psutil.Process()
+        while not self._stop.is_set():
+            total = 0
+            for proc in [me, *me.children(recursive=True)]:
+                try:
+                    total += proc.memory_info().rss
+                except psutil.Error:  # a worker that just exited
+                    pass
+            self.peak_mib = max(self.peak_mib, total / 2**20)
+            self._stop.wait(self.interval)
+
+    def __enter__(self) -> "TreeMemory":
+        self._thread.start()
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self._stop.set()
+        self._thread.join()
+
+
+# Taken when the benchmark starts, so that later edits to the tree are not credited to this run.
+COMMIT_AT_START = git_commit()
+
+
 def write_result(stem: str, title: str, markdown: str, payload: dict) -> Path:
     """Write `results/<stem>.md` (for people) and `results/<stem>.json` (for programs)."""
     meta = {
         "command": "python -m " + shlex.join([sys.modules["__main__"].__spec__.name, *sys.argv[1:]]),
-        "commit": git_commit(),
+        "commit": COMMIT_AT_START,
         "finished": datetime.now(timezone.utc).isoformat(timespec="seconds"),
         "machine": machine(),
         "peak_memory_mib": round(peak_memory_mib(), 1),

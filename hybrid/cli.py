@@ -131,7 +131,7 @@ def _config(args: argparse.Namespace, data: SeriesBundle, models: Sequence[Forec
         },
         "seq_len": data.seq_len,
         "horizon": data.horizon,
-        "models": {m.name: {k: v for k, v in m.get_params().items()} for m in models},
+        "models": {m.name: m.get_params() for m in models},
         "versions": package_versions(),
     }
 

@@ -31,6 +31,22 @@ def test_fit_end_to_end_on_a_synthetic_csv(csv_path, tmp_path, capsys):
     assert config["versions"]["numpy"] and config["data"]["split"]["rule"] == "ratio"
 
 
+def test_second_run_reads_the_forecast_cache_unless_told_not_to(csv_path, tmp_path):
+    argv = ["fit", "--data", str(csv_path), "--seq-len", "48", "--horizon", "12",
+            "--models", "snaive,linear", "--quiet"]
+
+    def cached(out, *extra):
+        assert main([*argv, "--out", str(tmp_path / out), *extra]) == 0
+        return set(pd.read_csv(tmp_path / out / "comparison.csv").cached)
+
+    assert cached("first") == {False}
+    assert cached("second") == {True}
+    assert cached("third", "--no-cache") == {False}
+    first = pd.read_csv(tmp_path / "first" / "comparison.csv")
+    second = pd.read_csv(tmp_path / "second" / "comparison.csv")
+    pd.testing.assert_series_equal(first.mse, second.mse)
+
+
 def test_fit_target_column_only(csv_path, tmp_path):
     out = tmp_path / "run"
     assert main(["fit", "--data", str(csv_path), "--target", "s1", "--models", "linear",
