@@ -57,6 +57,7 @@ class DatasetSpec:
     url: str
     md5: str
     license: str = ""
+    description: str = ""  # one sentence about the data, for the core's prompt
 
 
 def load_manifest(path: Path = MANIFEST) -> dict[str, DatasetSpec]:

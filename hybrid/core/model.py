@@ -30,6 +30,7 @@ class CoreConfig:
     n_prototypes: int = 1000
     dropout: float = 0.1
     prompt: bool = True
+    cache_prompt: bool = True  # run the prompt once without gradients and attend to its KV cache
 
 
 class TimeLLM(nn.Module):
@@ -66,5 +67,5 @@ class TimeLLM(nn.Module):
     def forward(self, x: torch.Tensor) -> torch.Tensor:
         z, stats = self.revin.normalize(x)
         reprogrammed = self.reprogramming(self.patch_embedding(z), self.prototypes())
-        hidden = self.backbone(reprogrammed, self.prompts(z))
+        hidden = self.backbone(reprogrammed, self.prompts(z), use_cache=self.config.cache_prompt)
         return self.revin.denormalize(self.head(hidden), stats)

@@ -1,0 +1,115 @@
+"""The Time-LLM core as a forecaster of the project's interface."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import numpy as np
+import torch
+
+from hybrid.core.backbone import Backbone, Tokenizer, load_backbone
+from hybrid.core.model import CoreConfig, TimeLLM
+from hybrid.core.training import TrainConfig, Trainer
+from hybrid.data import Part, SeriesBundle
+from hybrid.forecaster import Forecaster
+
+# Words a forecaster's vocabulary should hold whatever its size (the condensed vocabulary).
+DOMAIN_WORDS = ("rise", "fall", "up", "down", "increase", "decrease", "peak", "trough", "high", "low",
+                "trend", "season", "cycle", "daily", "weekly", "steady", "stable", "volatile", "spike",
+                "drop", "jump", "flat", "growth", "decline", "level", "shift", "noise", "smooth", "sharp",
+                "slow", "fast", "before", "after", "morning", "evening", "night", "day", "week", "month")
+
+
+def condensed_vocabulary(tokenizer: Tokenizer, vocab_size: int, size: int) -> torch.Tensor:
+    """`size` token ids: the tokens of `DOMAIN_WORDS` first, then the lowest ids.
+
+    A byte-pair vocabulary numbers its tokens in the order they were merged, i.e. roughly by
+    frequency, so the lowest ids are the most frequent pieces of text.
+    """
+    chosen: dict[int, None] = {}
+    for word in DOMAIN_WORDS:
+        for variant in (word, " " + word):
+            chosen.update(dict.fromkeys(tokenizer.encode(variant)))
+    for token_id in range(vocab_size):
+        if len(chosen) >= size:
+            break
+        chosen.setdefault(token_id)
+    return torch.tensor(list(chosen)[:size])
+
+
+def _series(data: SeriesBundle, origins: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    """Every (origin, channel) as its own series: [C*N, L] and [C*N, H], float32."""
+    x = data.history(origins).astype(np.float32).transpose(2, 0, 1).reshape(-1, data.seq_len)
+    y = data.future(origins).astype(np.float32).transpose(2, 0, 1).reshape(-1, data.horizon)
+    return x, y
+
+
+class TimeLLMForecaster(Forecaster):
+    """Time-LLM (Jin et al., ICLR 2024) on a frozen backbone, trained on the training windows with
+    early stopping on the validation windows; the best epoch's weights are kept."""
+
+    name = "timellm"
+
+    def __init__(self, backbone: str = "smollm2-135m", llm_layers: int = 6, vocab_size: int | None = None,
+                 n_prototypes: int = 1000, patch_len: int = 16, stride: int = 8, d_model: int = 32,
+                 n_heads: int = 8, d_ff: int = 128, prompt: bool = True, epochs: int = 10, batch_size: int = 32,
+                 lr: float = 1e-3, sample_fraction: float = 0.25, patience: int = 3,
+                 time_budget: float | None = None, seed: int = 0, checkpoint_dir: str | None = None,
+                 progress: bool = True) -> None:
+        self.backbone = backbone
+        self.llm_layers = llm_layers
+        self.vocab_size = vocab_size
+        self.n_prototypes = n_prototypes
+        self.patch_len = patch_len
+        self.stride = stride
+        self.d_model = d_model
+        self.n_heads = n_heads
+        self.d_ff = d_ff
+        self.prompt = prompt
+        self.epochs = epochs
+        self.batch_size = batch_size
+        self.lr = lr
+        self.sample_fraction = sample_fraction
+        self.patience = patience
+        self.time_budget = time_budget
+        self.seed = seed
+        self.checkpoint_dir = checkpoint_dir
+        self.progress = progress
+
+    def build(self, data: SeriesBundle, backbone: Backbone | None = None) -> TimeLLM:
+        """The untrained model for this data (seeded: the same weights every time)."""
+        torch.manual_seed(self.seed)
+        backbone = backbone or load_backbone(self.backbone, self.llm_layers)
+        vocab_ids = None
+        if self.vocab_size:
+            vocab_ids = condensed_vocabulary(backbone.tokenizer, len(backbone.word_embeddings), self.vocab_size)
+        description = (data.spec.description if data.spec and data.spec.description
+                       else f"{data.name}: {data.n_channels} {data.freq.name} series.")
+        config = CoreConfig(seq_len=data.seq_len, horizon=data.horizon, patch_len=self.patch_len,
+                            stride=self.stride, d_model=self.d_model, n_heads=self.n_heads, d_ff=self.d_ff,
+                            n_prototypes=self.n_prototypes, prompt=self.prompt)
+        return TimeLLM(config, backbone, description, vocab_ids)
+
+    def fit(self, data: SeriesBundle) -> "TimeLLMForecaster":
+        model = self.build(data)
+        config = TrainConfig(epochs=self.epochs, batch_size=self.batch_size, lr=self.lr, patience=self.patience,
+                             sample_fraction=self.sample_fraction, time_budget=self.time_budget, seed=self.seed)
+        trainer = Trainer(model, config, Path(self.checkpoint_dir) if self.checkpoint_dir else None,
+                          progress=self.progress)
+        parts: dict[Part, tuple[np.ndarray, np.ndarray]] = {p: _series(data, data.origins(p)) for p in ("train", "val")}
+        trainer.fit(parts["train"], parts["val"])
+        trainer.restore_best()
+        self.model_ = model.eval()
+        self.history_ = trainer.history
+        return self
+
+    def predict(self, data: SeriesBundle, origins: np.ndarray, batch_size: int = 256) -> np.ndarray:
+        self.check_fitted()
+        origins = np.asarray(origins)
+        x = data.history(origins).astype(np.float32).transpose(2, 0, 1).reshape(-1, data.seq_len)
+        out = np.empty((len(x), data.horizon), dtype=np.float32)
+        self.model_.eval()
+        with torch.no_grad():
+            for start in range(0, len(x), batch_size):
+                out[start:start + batch_size] = self.model_(torch.from_numpy(x[start:start + batch_size])).numpy()
+        return out.reshape(data.n_channels, len(origins), data.horizon).transpose(1, 2, 0).astype(np.float64)

@@ -1,0 +1,164 @@
+"""Training the core: AdamW, warm-up then cosine, clipping, early stopping, checkpoints, resume.
+
+Checkpoints are safetensors (tensors: the trainable weights, the optimizer's moments, the torch
+RNG state) beside a JSON file (everything else). Never a pickle.
+"""
+
+from __future__ import annotations
+
+import json
+import math
+import time
+from dataclasses import asdict, dataclass
+from pathlib import Path
+
+import numpy as np
+import torch
+from safetensors.torch import load_file, save_file
+from tqdm.auto import tqdm
+
+from hybrid.core.model import TimeLLM
+
+
+@dataclass(frozen=True)
+class TrainConfig:
+    """How the core is trained. `sample_fraction` of the training windows, drawn anew each epoch
+    (seeded), make an epoch; validation always reads every window."""
+
+    epochs: int = 10
+    batch_size: int = 32
+    lr: float = 1e-3
+    weight_decay: float = 1e-4
+    warmup_fraction: float = 0.05
+    clip: float = 1.0
+    patience: int = 3
+    sample_fraction: float = 0.25
+    time_budget: float | None = None  # seconds; training stops cleanly at an epoch's end past it
+    seed: int = 0
+
+
+def _windows(x: np.ndarray, y: np.ndarray, index: np.ndarray) -> tuple[torch.Tensor, torch.Tensor]:
+    return torch.as_tensor(x[index], dtype=torch.float32), torch.as_tensor(y[index], dtype=torch.float32)
+
+
+class Trainer:
+    """Trains a `TimeLLM` on windows [N, L] -> [N, H] (one series each)."""
+
+    def __init__(self, model: TimeLLM, config: TrainConfig, checkpoint_dir: Path | None = None,
+                 progress: bool = True) -> None:
+        self.model = model
+        self.config = config
+        self.checkpoint_dir = Path(checkpoint_dir) if checkpoint_dir else None
+        self.progress = progress
+        self.params = dict((n, p) for n, p in model.named_parameters() if p.requires_grad)
+        self.optimizer = torch.optim.AdamW(self.params.values(), lr=config.lr, weight_decay=config.weight_decay)
+        self.epoch = 0
+        self.step = 0
+        self.best_val = math.inf
+        self.bad_epochs = 0
+        self.history: list[dict] = []
+        self.best_state: dict[str, torch.Tensor] | None = None
+
+    def _lr(self, total_steps: int) -> float:
+        warm = max(1, int(self.config.warmup_fraction * total_steps))
+        if self.step < warm:
+            return self.config.lr * (self.step + 1) / warm
+        progress = (self.step - warm) / max(1, total_steps - warm)
+        return self.config.lr * 0.5 * (1 + math.cos(math.pi * min(1.0, progress)))
+
+    def evaluate(self, x: np.ndarray, y: np.ndarray, batch_size: int = 256) -> float:
+        """MSE over every window."""
+        self.model.eval()
+        total, count = 0.0, 0
+        with torch.no_grad():
+            for start in range(0, len(x), batch_size):
+                xb, yb = _windows(x, y, np.arange(start, min(start + batch_size, len(x))))
+                total += torch.sum((self.model(xb) - yb) ** 2).item()
+                count += yb.numel()
+        return total / count
+
+    def fit(self, train: tuple[np.ndarray, np.ndarray], val: tuple[np.ndarray, np.ndarray]) -> list[dict]:
+        cfg = self.config
+        n_per_epoch = max(1, int(round(cfg.sample_fraction * len(train[0]))))
+        steps_per_epoch = math.ceil(n_per_epoch / cfg.batch_size)
+        total_steps = steps_per_epoch * cfg.epochs
+        started = time.perf_counter()
+        while self.epoch < cfg.epochs and self.bad_epochs < cfg.patience:
+            order = np.random.default_rng(cfg.seed + self.epoch).permutation(len(train[0]))[:n_per_epoch]
+            self.model.train()
+            bar = tqdm(range(steps_per_epoch), desc=f"epoch {self.epoch + 1}/{cfg.epochs}", leave=False,
+                       disable=not self.progress, unit="batch")
+            epoch_start, losses = time.perf_counter(), []
+            for b in bar:
+                xb, yb = _windows(*train, order[b * cfg.batch_size:(b + 1) * cfg.batch_size])
+                for group in self.optimizer.param_groups:
+                    group["lr"] = self._lr(total_steps)
+                loss = torch.nn.functional.mse_loss(self.model(xb), yb)
+                self.optimizer.zero_grad(set_to_none=True)
+                loss.backward()
+                torch.nn.utils.clip_grad_norm_(self.params.values(), cfg.clip)
+                self.optimizer.step()
+                self.step += 1
+                losses.append(loss.item())
+                rate = (b + 1) * cfg.batch_size / (time.perf_counter() - epoch_start)
+                bar.set_postfix(loss=f"{np.mean(losses[-20:]):.4f}", windows_per_s=f"{rate:.0f}")
+            val_mse = self.evaluate(*val)
+            self.epoch += 1
+            improved = val_mse < self.best_val
+            self.best_val = min(self.best_val, val_mse)
+            self.bad_epochs = 0 if improved else self.bad_epochs + 1
+            if improved:
+                self.best_state = {n: p.detach().clone() for n, p in self.params.items()}
+            self.history.append({"epoch": self.epoch, "train_mse": float(np.mean(losses)), "val_mse": val_mse,
+                                 "seconds": time.perf_counter() - epoch_start})
+            if self.checkpoint_dir:
+                self.save(self.checkpoint_dir / "last")
+                if improved:
+                    self.save(self.checkpoint_dir / "best")
+            if cfg.time_budget is not None and time.perf_counter() - started > cfg.time_budget:
+                break
+        return self.history
+
+    def restore_best(self) -> None:
+        """Put the weights of the best validation epoch back into the model."""
+        if self.best_state is not None:
+            with torch.no_grad():
+                for name, p in self.params.items():
+                    p.copy_(self.best_state[name])
+
+    # ---- checkpoints: safetensors + JSON
+
+    def _tensors(self) -> dict[str, torch.Tensor]:
+        tensors = {f"param.{n}": p.detach().contiguous() for n, p in self.params.items()}
+        for name, p in self.params.items():
+            for key, value in self.optimizer.state.get(p, {}).items():
+                if torch.is_tensor(value):
+                    tensors[f"optim.{name}.{key}"] = value.contiguous()
+        tensors["rng.torch"] = torch.get_rng_state()
+        return tensors
+
+    def save(self, stem: Path) -> None:
+        stem.parent.mkdir(parents=True, exist_ok=True)
+        save_file(self._tensors(), f"{stem}.safetensors")
+        meta = {"epoch": self.epoch, "step": self.step, "best_val": self.best_val, "bad_epochs": self.bad_epochs,
+                "history": self.history, "train_config": asdict(self.config),
+                "core_config": asdict(self.model.config), "backbone": self.model.backbone.name,
+                "llm_layers": self.model.backbone.n_layers}
+        Path(f"{stem}.json").write_text(json.dumps(meta, indent=1))
+
+    def load(self, stem: Path, weights_only: bool = False) -> None:
+        """Restore a checkpoint; with `weights_only`, just the trainable weights (for predicting)."""
+        tensors = load_file(f"{stem}.safetensors")
+        with torch.no_grad():
+            for name, p in self.params.items():
+                p.copy_(tensors[f"param.{name}"])
+        if weights_only:
+            return
+        meta = json.loads(Path(f"{stem}.json").read_text())
+        for name, p in self.params.items():
+            state = {k.rsplit(".", 1)[-1]: v for k, v in tensors.items() if k.startswith(f"optim.{name}.")}
+            if state:
+                self.optimizer.state[p] = state
+        torch.set_rng_state(tensors["rng.torch"])
+        self.epoch, self.step = meta["epoch"], meta["step"]
+        self.best_val, self.bad_epochs, self.history = meta["best_val"], meta["bad_epochs"], meta["history"]

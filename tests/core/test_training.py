@@ -1,0 +1,73 @@
+import numpy as np
+import pytest
+import torch
+
+from hybrid.core.backbone import load_backbone
+from hybrid.core.forecaster import TimeLLMForecaster, condensed_vocabulary
+from hybrid.core.model import CoreConfig, TimeLLM
+from hybrid.core.training import TrainConfig, Trainer
+from hybrid.data import load
+from tests.conftest import wide_frame
+
+
+def _windows(n=256, L=48, H=12, seed=0):
+    rng = np.random.default_rng(seed)
+    t = np.arange(L + H)
+    phase = rng.uniform(0, 2 * np.pi, n)[:, None]
+    series = np.sin(2 * np.pi * t / 12 + phase) + 0.1 * rng.standard_normal((n, L + H))
+    return series[:, :L].astype(np.float32), series[:, L:].astype(np.float32)
+
+
+def _model():
+    torch.manual_seed(0)
+    return TimeLLM(CoreConfig(seq_len=48, horizon=12, n_prototypes=16, d_ff=32, d_model=16, n_heads=2),
+                   load_backbone("tiny-random-llama", 2), "Test data.")
+
+
+def test_training_lowers_the_validation_loss_and_keeps_the_best():
+    train, val = _windows(seed=0), _windows(n=64, seed=1)
+    trainer = Trainer(_model(), TrainConfig(epochs=4, batch_size=32, lr=3e-3, sample_fraction=1.0), progress=False)
+    before = trainer.evaluate(*val)
+    history = trainer.fit(train, val)
+    assert len(history) == 4 and min(h["val_mse"] for h in history) < 0.5 * before
+    trainer.restore_best()
+    assert trainer.evaluate(*val) == pytest.approx(min(h["val_mse"] for h in history), rel=1e-5)
+
+
+def test_resuming_from_a_checkpoint_continues_exactly(tmp_path):
+    train, val = _windows(seed=0), _windows(n=64, seed=1)
+    config = TrainConfig(epochs=2, batch_size=32, lr=3e-3, sample_fraction=0.5)
+    straight = Trainer(_model(), config, progress=False)
+    straight.fit(train, val)
+
+    first = Trainer(_model(), TrainConfig(**{**config.__dict__, "time_budget": 0.0}), tmp_path, progress=False)
+    first.fit(train, val)  # stops after one epoch: the budget is spent
+    assert first.epoch == 1 and (tmp_path / "last.safetensors").exists() and (tmp_path / "last.json").exists()
+    resumed = Trainer(_model(), config, progress=False)
+    resumed.load(tmp_path / "last")
+    resumed.fit(train, val)
+    assert resumed.history[1]["train_mse"] == pytest.approx(straight.history[1]["train_mse"], rel=1e-6)
+    assert resumed.history[1]["val_mse"] == pytest.approx(straight.history[1]["val_mse"], rel=1e-6)
+    for name, p in resumed.params.items():
+        torch.testing.assert_close(p, straight.params[name], atol=1e-6, rtol=0)
+
+
+def test_condensed_vocabulary_holds_domain_words_then_frequent_ids():
+    tok = load_backbone("tiny-random-llama", 2).tokenizer
+    ids = condensed_vocabulary(tok, 256, 40).tolist()
+    assert len(ids) == 40 == len(set(ids))
+    assert set(tok.encode("rise")) <= set(ids)
+
+
+def test_the_core_forecasts_through_the_project_interface():
+    data = load(wide_frame(n=500, noise=0.1), seq_len=48, horizon=12)
+    model = TimeLLMForecaster(backbone="tiny-random-llama", llm_layers=2, n_prototypes=16, d_ff=32, d_model=16,
+                              n_heads=2, epochs=2, sample_fraction=0.5, progress=False).fit(data)
+    origins = data.origins("test")
+    forecast = model.predict(data, origins)
+    assert forecast.shape == (len(origins), 12, 2) and np.isfinite(forecast).all()
+    values = data.values.copy()
+    values[origins[5]:] = 1e3  # rows at and after an origin are not read
+    import dataclasses
+    again = model.predict(dataclasses.replace(data, values=values), origins[5:6])
+    np.testing.assert_allclose(again[0], forecast[5], atol=1e-5)
