@@ -76,10 +76,12 @@ def truncate(model: nn.Module, n_layers: int) -> nn.Module:
 class Backbone(nn.Module):
     """A frozen language model (or none) that reads a text prefix and then the patch embeddings.
 
-    Its parameters never receive gradients. For a causal model the prefix runs first, without
-    gradients (it depends on no trainable weight), and the patch pass attends to its key/value
-    cache: no activation of the prefix is kept for backward. A bidirectional model (BERT) lets
-    the prefix attend to the patches, so it runs prefix and patches in one pass.
+    Its parameters never receive gradients. The prefix is a `head` shared by every window and
+    each window's own tokens. For a causal model the prefix runs first, without gradients (it
+    depends on no trainable weight), and the patch pass attends to its key/value cache: no
+    activation of the prefix is kept for backward. The head's cache is computed once and reused
+    by every batch. A bidirectional model (BERT) lets the prefix attend to the patches, so it
+    runs prefix and patches in one pass.
     """
 
     def __init__(self, name: str, model: nn.Module | None, tokenizer: Tokenizer,
@@ -93,6 +95,8 @@ class Backbone(nn.Module):
         if model is not None:
             model.eval()
             model.requires_grad_(False)
+        self._head_key: tuple[int, ...] | None = None
+        self._head_kv: list[tuple[torch.Tensor, torch.Tensor]] = []
 
     @property
     def width(self) -> int:
@@ -108,8 +112,8 @@ class Backbone(nn.Module):
             self.model.eval()  # frozen: no dropout inside the backbone, ever
         return self
 
-    def _prefix(self, prompts: list[list[int]]) -> tuple[torch.Tensor, torch.Tensor]:
-        """Left-padded prefix embeddings [B, T, D] and their mask [B, T] (1 = real token)."""
+    def _left_padded(self, prompts: list[list[int]]) -> tuple[torch.Tensor, torch.Tensor]:
+        """Left-padded token embeddings [B, T, D] and their mask [B, T] (1 = real token)."""
         T = max(len(p) for p in prompts)
         ids = torch.zeros(len(prompts), T, dtype=torch.long)
         mask = torch.zeros(len(prompts), T, dtype=torch.long)
@@ -119,25 +123,43 @@ class Backbone(nn.Module):
                 mask[i, T - len(p):] = 1
         return self.word_embeddings[ids], mask
 
+    def _head_cache(self, head: list[int], batch: int):
+        """A fresh cache holding the shared head's keys and values, for `batch` sequences."""
+        from transformers import DynamicCache
+
+        if self._head_key != tuple(head):
+            with torch.no_grad():
+                out = self.model(inputs_embeds=self.word_embeddings[torch.as_tensor(head)][None], use_cache=True)
+            self._head_kv = [(layer[0], layer[1]) for layer in out.cache]
+            self._head_key = tuple(head)
+        # fresh every call: a cache grows in place as it is used
+        return DynamicCache(ddp_cache_data=[(k.expand(batch, -1, -1, -1), v.expand(batch, -1, -1, -1))
+                                            for k, v in self._head_kv])
+
     def forward(self, patches: torch.Tensor, prompts: list[list[int]] | None = None,
-                use_cache: bool = True) -> torch.Tensor:
-        """Hidden states [B, P, D] at the patch positions, after an optional token prefix."""
+                head: list[int] | None = None, use_cache: bool = True) -> torch.Tensor:
+        """Hidden states [B, P, D] at the patch positions, after an optional token prefix:
+        `head` (the same for every sequence) then each sequence's own `prompts`."""
         if self.model is None:
             return patches
         B, P, _ = patches.shape
-        if not prompts:
+        if not prompts and not head:
             return self.model(inputs_embeds=patches).last_hidden_state
-        prefix, mask = self._prefix(prompts)
-        full_mask = torch.cat([mask, torch.ones(B, P, dtype=mask.dtype)], dim=1)
+        own, own_mask = self._left_padded(prompts or [[] for _ in range(B)])
+        n_head = len(head or [])
+        full_mask = torch.cat([torch.ones(B, n_head, dtype=torch.long), own_mask,
+                               torch.ones(B, P, dtype=torch.long)], dim=1)
         positions = (full_mask.cumsum(-1) - 1).clamp(min=0)
         if self.causal and use_cache:
             with torch.no_grad():
-                cache = self.model(inputs_embeds=prefix, attention_mask=mask, position_ids=positions[:, :-P],
-                                   use_cache=True).cache
+                cache = self._head_cache(head, B) if head else None
+                cache = self.model(inputs_embeds=own, attention_mask=full_mask[:, :-P],
+                                   position_ids=positions[:, n_head:-P], cache=cache, use_cache=True).cache
             out = self.model(inputs_embeds=patches, attention_mask=full_mask, position_ids=positions[:, -P:],
                              cache=cache, use_cache=True)
             return out.last_hidden_state
-        out = self.model(inputs_embeds=torch.cat([prefix, patches], dim=1), attention_mask=full_mask,
+        head_embeds = self.word_embeddings[torch.as_tensor(head or [], dtype=torch.long)].expand(B, -1, -1)
+        out = self.model(inputs_embeds=torch.cat([head_embeds, own, patches], dim=1), attention_mask=full_mask,
                          position_ids=positions)
         return out.last_hidden_state[:, -P:]
 

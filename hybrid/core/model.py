@@ -58,14 +58,18 @@ class TimeLLM(nn.Module):
     def trainable_parameters(self) -> list[nn.Parameter]:
         return [p for p in self.parameters() if p.requires_grad]
 
-    def prompts(self, normalized: torch.Tensor) -> list[list[int]] | None:
-        """Token ids of each window's prompt; none when there is no prompt or no backbone to read it."""
+    def prompts(self, normalized: torch.Tensor) -> tuple[list[int], list[list[int]]] | None:
+        """Token ids of the prompt's shared head and of each window's statistics; None when there
+        is no prompt or no backbone to read it."""
         if not self.config.prompt or self.backbone.n_layers == 0:
             return None
-        return [self.backbone.tokenizer.encode(text) for text in self.prompt.build(normalized)]
+        encode = self.backbone.tokenizer.encode
+        return encode(self.prompt.head), [encode(text) for text in self.prompt.build(normalized)]
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:
         z, stats = self.revin.normalize(x)
         reprogrammed = self.reprogramming(self.patch_embedding(z), self.prototypes())
-        hidden = self.backbone(reprogrammed, self.prompts(z), use_cache=self.config.cache_prompt)
+        prompts = self.prompts(z)
+        head, per_window = prompts if prompts else (None, None)
+        hidden = self.backbone(reprogrammed, per_window, head=head, use_cache=self.config.cache_prompt)
         return self.revin.denormalize(self.head(hidden), stats)

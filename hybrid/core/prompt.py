@@ -6,11 +6,15 @@ from dataclasses import dataclass
 
 import torch
 
-TEMPLATE = (
+# The prompt is a head, the same for every window of a dataset, and the window's statistics.
+HEAD = (
     "<|start_prompt|>Dataset description: {description} "
     "Task description: forecast the next {horizon} steps given the previous {seq_len} steps "
-    "information; Input statistics: min value {min:.2f}, max value {max:.2f}, median value "
-    "{median:.2f}, the trend of input is {trend}, top 5 lags are : {lags}<|end_prompt|>"
+    "information; Input statistics:"
+)
+STATISTICS = (
+    " min value {min:.2f}, max value {max:.2f}, median value {median:.2f}, the trend of input is "
+    "{trend}, top 5 lags are : {lags}<|end_prompt|>"
 )
 
 
@@ -60,11 +64,19 @@ class PromptBuilder:
     seq_len: int
     horizon: int
 
+    @property
+    def head(self) -> str:
+        """The part of every prompt that no window changes (the backbone reads it once)."""
+        return HEAD.format(description=self.description, horizon=self.horizon, seq_len=self.seq_len)
+
+    def statistics_text(self, stats: WindowStatistics) -> str:
+        return STATISTICS.format(min=stats.min, max=stats.max, median=stats.median, trend=stats.trend,
+                                 lags=", ".join(map(str, stats.lags)))
+
     def text(self, stats: WindowStatistics) -> str:
-        return TEMPLATE.format(description=self.description, horizon=self.horizon, seq_len=self.seq_len,
-                               min=stats.min, max=stats.max, median=stats.median, trend=stats.trend,
-                               lags=", ".join(map(str, stats.lags)))
+        """The whole prompt of one window, as sent."""
+        return self.head + self.statistics_text(stats)
 
     def build(self, x: torch.Tensor) -> list[str]:
-        """One prompt per window of the normalised batch [B, L]."""
-        return [self.text(s) for s in window_statistics(x)]
+        """The statistics part of each window's prompt, for the normalised batch [B, L]."""
+        return [self.statistics_text(s) for s in window_statistics(x)]

@@ -89,6 +89,15 @@ def test_window_statistics_of_known_series():
     assert window_statistics(-ramp)[0].trend == "downward"
 
 
+def test_prompt_is_a_shared_head_and_the_window_statistics():
+    builder = PromptBuilder(description="Some data.", seq_len=48, horizon=12)
+    z = RevIN().normalize(torch.randn(2, 48))[0]
+    texts = builder.build(z)
+    assert len(texts) == 2 and all(t.startswith(" min value") for t in texts)
+    assert builder.head.endswith("Input statistics:") and "Some data." in builder.head
+    assert builder.text(window_statistics(z)[0]) == builder.head + texts[0]
+
+
 def test_prompt_text_for_a_known_window():
     builder = PromptBuilder(description="Hourly load of one transformer.", seq_len=512, horizon=96)
     stats = WindowStatistics(min=-1.234, max=2.5, median=0.016, trend="upward", lags=(24, 48, 12, 168, 72))
@@ -103,9 +112,12 @@ def test_prompt_text_for_a_known_window():
 def test_cached_prompt_equals_prompt_in_the_same_pass(tiny):
     torch.manual_seed(0)
     patches = torch.randn(3, 12, tiny.width, requires_grad=True)
+    head = tiny.tokenizer.encode("The same head for all: ")
     prompts = [tiny.tokenizer.encode(t) for t in ("a short prompt", "hi", "a much longer prompt, with numbers 1.25")]
-    cached = tiny(patches, prompts, use_cache=True)
-    full = tiny(patches, prompts, use_cache=False)
+    cached = tiny(patches, prompts, head=head, use_cache=True)
+    full = tiny(patches, prompts, head=head, use_cache=False)
+    again = tiny(patches, prompts, head=head, use_cache=True)  # the head's cache reused
+    torch.testing.assert_close(cached, again, atol=0, rtol=0)
     assert cached.shape == (3, 12, tiny.width)
     torch.testing.assert_close(cached, full, atol=1e-5, rtol=0)
     (g_cached,) = torch.autograd.grad(cached.sum(), patches)
