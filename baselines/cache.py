@@ -7,14 +7,16 @@ router, the hints and the experiments read) are computed once and kept as
 folder is `$HYBRID_CACHE_DIR`, default `~/.cache/hybrid`.
 
 The key hashes the data (values, timestamps, split, look-back, horizon), the model's name and
-parameters, and the source of the `baselines` package, so an edit to a model's code makes its
-old entries unreachable instead of silently reused. An entry whose sidecar is unreadable or
+parameters (but those in its `cache_ignores`, which change no forecast), and the source of the
+model's package, so an edit to a model's code makes its old entries unreachable instead of
+silently reused. An entry whose sidecar is unreadable or
 names another key, or whose array has another shape or checksum, is reported and recomputed.
 """
 
 from __future__ import annotations
 
 import hashlib
+import inspect
 import json
 import os
 import tempfile
@@ -32,11 +34,11 @@ from hybrid.forecaster import Forecaster
 FORMAT = 1
 
 
-@lru_cache(maxsize=1)
-def code_fingerprint() -> str:
-    """SHA-256 over the source files of the `baselines` package."""
+@lru_cache(maxsize=None)
+def code_fingerprint(package_dir: Path) -> str:
+    """SHA-256 over the source files of a model's package (`baselines/`, `hybrid/core/`)."""
     digest = hashlib.sha256()
-    for path in sorted(Path(__file__).parent.glob("*.py")):
+    for path in sorted(package_dir.glob("*.py")):
         digest.update(path.name.encode())
         digest.update(path.read_bytes())
     return digest.hexdigest()
@@ -85,9 +87,10 @@ class ForecastCache:
         parts = {
             "format": FORMAT,
             "model": model.name,
-            "params": json.loads(json.dumps(model.get_params(), default=str)),
+            "params": json.loads(json.dumps({k: v for k, v in model.get_params().items()
+                                             if k not in model.cache_ignores}, default=str)),
             "data": data.fingerprint(),
-            "code": code_fingerprint(),
+            "code": code_fingerprint(Path(inspect.getfile(type(model))).parent),
         }
         return hashlib.sha256(json.dumps(parts, sort_keys=True).encode()).hexdigest()[:32], parts
 

@@ -23,23 +23,31 @@ from hybrid.plots import forecast_png
 from hybrid.runinfo import git_commit, package_versions
 
 
-def known_models() -> dict[str, type[Forecaster]]:
+CLASSICAL = ("snaive", "linear", "dlinear", "ets", "arima", "prophet", "lightgbm")
+KNOWN_MODELS = (*CLASSICAL, "timellm")
+
+
+def model_class(name: str) -> type[Forecaster]:
+    if name == "timellm":  # imported only when asked for: torch and transformers are slow to load
+        from hybrid.core.forecaster import TimeLLMForecaster
+
+        return TimeLLMForecaster
     from baselines import FORECASTERS
 
-    return dict(FORECASTERS)
+    return FORECASTERS[name]
 
 
-def make_models(spec: str) -> list[Forecaster]:
-    """'snaive,linear' -> fresh forecasters with default parameters."""
-    known = known_models()
+def make_models(spec: str, core_params: dict | None = None) -> list[Forecaster]:
+    """'snaive,linear,timellm' -> fresh forecasters; the core takes `core_params`."""
     names = [n.strip() for n in spec.split(",") if n.strip()]
-    unknown = [n for n in names if n not in known]
+    unknown = [n for n in names if n not in KNOWN_MODELS]
     if unknown or not names:
         raise InputError(
             f"unknown model {', '.join(map(repr, unknown)) or '(none given)'}; "
-            f"known models: {', '.join(known)}"
+            f"known models: {', '.join(KNOWN_MODELS)}"
         )
-    return [known[n]() for n in dict.fromkeys(names)]
+    return [model_class(n)(**(core_params or {})) if n == "timellm" else model_class(n)()
+            for n in dict.fromkeys(names)]
 
 
 class _Parser(argparse.ArgumentParser):
@@ -79,15 +87,34 @@ def build_parser() -> argparse.ArgumentParser:
     fit.add_argument("--seq-len", type=int, metavar="L",
                      help="look-back window (default: the manifest's, e.g. 512 for ETT, or chosen "
                      "from the data's length and frequency)")
-    fit.add_argument("--models", default=",".join(known_models()), metavar="LIST",
-                     help=f"comma-separated forecasters, from: {', '.join(known_models())} "
-                     "(default: all)")
+    fit.add_argument("--models", default=",".join(CLASSICAL), metavar="LIST",
+                     help=f"comma-separated forecasters, from: {', '.join(KNOWN_MODELS)} "
+                     "(default: every classical one)")
     fit.add_argument("--out", type=Path, metavar="DIR",
                      help="folder for comparison.csv, comparison.md, config.json and forecast.png "
                      "(default: runs/<data>-H<horizon>)")
     fit.add_argument("--fill", choices=FILL_METHODS,
                      help="fill NaN/inf values (ffill: carry the last value forward, leading gaps "
                      "take the first value; interpolate: linear) instead of refusing the data")
+    core = fit.add_argument_group("the Time-LLM core (--models ...,timellm)")
+    core.add_argument("--backbone", default="smollm2-135m",
+                      help="smollm2-135m (default), minilm, tiny-random-llama, none (no LLM), or a Hugging "
+                      "Face folder or hub name")
+    core.add_argument("--llm-layers", type=int, default=6, help="backbone layers kept (default 6)")
+    core.add_argument("--vocab-size", type=int, default=1000,
+                      help="condensed vocabulary the prototypes start from (default 1000; 0: the whole one)")
+    core.add_argument("--prototypes", type=int, default=1000, help="text prototypes (default 1000)")
+    core.add_argument("--no-prompt", action="store_true", help="no prompt prefix")
+    core.add_argument("--epochs", type=int, default=10, help="at most this many epochs (default 10)")
+    core.add_argument("--batch-size", type=int, default=32, help="windows per step (default 32)")
+    core.add_argument("--lr", type=float, default=1e-3, help="AdamW peak learning rate (default 1e-3)")
+    core.add_argument("--sample-fraction", type=float, default=0.25,
+                      help="fraction of the training windows drawn for each epoch (default 0.25)")
+    core.add_argument("--patience", type=int, default=3, help="epochs without a better val loss before stopping")
+    core.add_argument("--time-budget", type=float, metavar="SECONDS",
+                      help="stop training at the first epoch end past this many seconds, keeping the best")
+    core.add_argument("--checkpoint-dir", type=Path, help="keep best/last checkpoints here (safetensors + JSON)")
+    core.add_argument("--seed", type=int, default=0, help="seed for initialisation and sampling (default 0)")
     fit.add_argument("--no-cache", action="store_true",
                      help="recompute every forecast instead of reading the forecast cache "
                      "($HYBRID_CACHE_DIR/forecasts, default ~/.cache/hybrid/forecasts)")
@@ -138,7 +165,12 @@ def _config(args: argparse.Namespace, data: SeriesBundle, models: Sequence[Forec
 
 def run_fit(args: argparse.Namespace) -> int:
     say = (lambda msg: None) if args.quiet else print
-    models = make_models(args.models)
+    models = make_models(args.models, {
+        "backbone": args.backbone, "llm_layers": args.llm_layers, "vocab_size": args.vocab_size or None,
+        "n_prototypes": args.prototypes, "prompt": not args.no_prompt, "epochs": args.epochs,
+        "batch_size": args.batch_size, "lr": args.lr, "sample_fraction": args.sample_fraction,
+        "patience": args.patience, "time_budget": args.time_budget, "seed": args.seed,
+        "checkpoint_dir": str(args.checkpoint_dir) if args.checkpoint_dir else None, "progress": not args.quiet})
     data = load(args.data, target=args.target, seq_len=args.seq_len, horizon=args.horizon,
                 fill=args.fill, log=say)
     out = args.out or Path("runs") / f"{data.name}-H{data.horizon}"

@@ -36,6 +36,8 @@ class NotFittedError(RuntimeError):
 
 class Forecaster(ABC):
     name: ClassVar[str]
+    # constructor parameters that change no forecast (progress bars, where checkpoints go)
+    cache_ignores: ClassVar[tuple[str, ...]] = ()
 
     @abstractmethod
     def fit(self, data: SeriesBundle) -> "Forecaster":

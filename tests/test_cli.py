@@ -47,6 +47,19 @@ def test_second_run_reads_the_forecast_cache_unless_told_not_to(csv_path, tmp_pa
     pd.testing.assert_series_equal(first.mse, second.mse)
 
 
+def test_fit_trains_the_core_beside_the_classical_models(csv_path, tmp_path, capsys):
+    out = tmp_path / "run"
+    assert main(["fit", "--data", str(csv_path), "--seq-len", "48", "--horizon", "12", "--models", "linear,timellm",
+                 "--backbone", "tiny-random-llama", "--llm-layers", "2", "--prototypes", "16", "--vocab-size", "64",
+                 "--epochs", "1", "--sample-fraction", "0.2", "--checkpoint-dir", str(tmp_path / "ckpt"),
+                 "--out", str(out), "--quiet"]) == 0
+    table = pd.read_csv(out / "comparison.csv")
+    assert set(table.model) == {"linear", "timellm"}
+    assert (tmp_path / "ckpt" / "best.safetensors").exists() and (tmp_path / "ckpt" / "best.json").exists()
+    config = json.loads((out / "config.json").read_text())
+    assert config["models"]["timellm"]["backbone"] == "tiny-random-llama"
+
+
 def test_fit_target_column_only(csv_path, tmp_path):
     out = tmp_path / "run"
     assert main(["fit", "--data", str(csv_path), "--target", "s1", "--models", "linear",

@@ -49,8 +49,9 @@ class TimeLLMForecaster(Forecaster):
     early stopping on the validation windows; the best epoch's weights are kept."""
 
     name = "timellm"
+    cache_ignores = ("checkpoint_dir", "progress")
 
-    def __init__(self, backbone: str = "smollm2-135m", llm_layers: int = 6, vocab_size: int | None = None,
+    def __init__(self, backbone: str = "smollm2-135m", llm_layers: int = 6, vocab_size: int | None = 1000,
                  n_prototypes: int = 1000, patch_len: int = 16, stride: int = 8, d_model: int = 32,
                  n_heads: int = 8, d_ff: int = 128, prompt: bool = True, epochs: int = 10, batch_size: int = 32,
                  lr: float = 1e-3, sample_fraction: float = 0.25, patience: int = 3,
