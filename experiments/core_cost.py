@@ -13,10 +13,11 @@ resident memory during each configuration's steps (the first configuration loads
 from __future__ import annotations
 
 import argparse
+import dataclasses
 import statistics
 import time
 
-import numpy as np
+import pandas as pd
 import torch
 
 from experiments.record import peak_memory_mib, write_result
@@ -47,7 +48,7 @@ def main() -> None:
         forecaster = TimeLLMForecaster(backbone=args.backbone, llm_layers=args.llm_layers,
                                        vocab_size=cfg["vocab_size"])
         model = forecaster.build(data, backbone)
-        model.config = type(model.config)(**{**model.config.__dict__, "cache_prompt": cfg["cache"]})
+        model.config = dataclasses.replace(model.config, cache_prompt=cfg["cache"])
         optimizer = torch.optim.AdamW(model.trainable_parameters(), lr=1e-3)
         model.train()
         before = peak_memory_mib()
@@ -75,7 +76,7 @@ def main() -> None:
                f"{args.steps} steps)")
     path = write_result(f"core_cost_{args.backbone}_{args.llm_layers}l",
                         "Core training cost per sequence: default against straightforward",
-                        summary + "\n\n" + to_markdown(__import__("pandas").DataFrame(rows), floatfmt=".1f"),
+                        summary + "\n\n" + to_markdown(pd.DataFrame(rows), floatfmt=".1f"),
                         {"ratio": ratio, "rows": rows, "args": vars(args)})
     print(summary)
     print(f"wrote {path}")

@@ -37,11 +37,14 @@ def condensed_vocabulary(tokenizer: Tokenizer, vocab_size: int, size: int) -> to
     return torch.tensor(list(chosen)[:size])
 
 
+def _per_series(windows: np.ndarray) -> np.ndarray:
+    """[N, T, C] windows -> [C*N, T] float32 rows, channel-major: each (channel, origin) is a series."""
+    return windows.astype(np.float32).transpose(2, 0, 1).reshape(-1, windows.shape[1])
+
+
 def _series(data: SeriesBundle, origins: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
-    """Every (origin, channel) as its own series: [C*N, L] and [C*N, H], float32."""
-    x = data.history(origins).astype(np.float32).transpose(2, 0, 1).reshape(-1, data.seq_len)
-    y = data.future(origins).astype(np.float32).transpose(2, 0, 1).reshape(-1, data.horizon)
-    return x, y
+    """Look-backs [C*N, L] and targets [C*N, H] of every (origin, channel)."""
+    return _per_series(data.history(origins)), _per_series(data.future(origins))
 
 
 class TimeLLMForecaster(Forecaster):
@@ -107,7 +110,7 @@ class TimeLLMForecaster(Forecaster):
     def predict(self, data: SeriesBundle, origins: np.ndarray, batch_size: int = 256) -> np.ndarray:
         self.check_fitted()
         origins = np.asarray(origins)
-        x = data.history(origins).astype(np.float32).transpose(2, 0, 1).reshape(-1, data.seq_len)
+        x = _per_series(data.history(origins))
         out = np.empty((len(x), data.horizon), dtype=np.float32)
         self.model_.eval()
         with torch.no_grad():
