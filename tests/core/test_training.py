@@ -71,3 +71,6 @@ def test_the_core_forecasts_through_the_project_interface():
     import dataclasses
     again = model.predict(dataclasses.replace(data, values=values), origins[5:6])
     np.testing.assert_allclose(again[0], forecast[5], atol=1e-5)
+    words = model.nearest_words(top=3)
+    assert len(words) == 16 and all(len(w) == 3 and all(isinstance(t, str) for t in w) for w in words)
+    assert model.n_trainable_ > 0 and model.n_frozen_ > 0
