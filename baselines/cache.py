@@ -2,7 +2,7 @@
 
 A classical model's forecasts from every origin of a dataset (train, val and test: what the
 router, the hints and the experiments read) are computed once and kept as
-`<cache>/forecasts/<key>.npy` (float32 [n_origins, H, n_channels], no pickle) beside
+`<cache>/forecasts/<key>.npy` (float64 [n_origins, H, n_channels], no pickle) beside
 `<key>.json` (what the key was made of, the shape, the SHA-256 of the array file). The cache
 folder is `$HYBRID_CACHE_DIR`, default `~/.cache/hybrid`.
 
@@ -31,7 +31,7 @@ import numpy as np
 from hybrid.data import SeriesBundle, cache_dir
 from hybrid.forecaster import Forecaster
 
-FORMAT = 1
+FORMAT = 2  # 2: float64 arrays
 
 
 @lru_cache(maxsize=None)
@@ -121,10 +121,12 @@ class ForecastCache:
     def save(self, key: str, array: np.ndarray, about: dict[str, Any]) -> None:
         """Store atomically: the array first, then the sidecar that makes it visible."""
         self.root.mkdir(parents=True, exist_ok=True)
-        array = np.ascontiguousarray(array, dtype=np.float32)
+        # float64, not float32: a cached forecast must score exactly as a fresh one, and sMAPE
+        # jumps from 0 to 200% when a forecast of an exact 0 becomes 1e-7 after rounding.
+        array = np.ascontiguousarray(array, dtype=np.float64)
         array_path = self.root / f"{key}.npy"
         self._atomic(array_path, lambda fh: np.save(fh, array, allow_pickle=False))
-        meta = {"key": key, "shape": list(array.shape), "dtype": "float32", "sha256": _sha256(array_path),
+        meta = {"key": key, "shape": list(array.shape), "dtype": "float64", "sha256": _sha256(array_path),
                 "created": time.strftime("%Y-%m-%dT%H:%M:%S%z"), **about}
         self._atomic(self.root / f"{key}.json", lambda fh: fh.write(json.dumps(meta, indent=1).encode()))
 
@@ -167,7 +169,7 @@ class CachedForecaster(Forecaster):
         if forecasts is None:
             forecasts = self.model.fit(data).predict(data, origins)
             self.cache.save(key, forecasts, {**parts, "dataset": data.name})
-        self.forecasts_ = forecasts.astype(np.float32)  # a miss serves exactly what a hit would
+        self.forecasts_ = np.asarray(forecasts, dtype=np.float64)
         self.first_origin_ = int(origins[0])
         self.fingerprint_ = parts["data"]
         return self
@@ -180,4 +182,4 @@ class CachedForecaster(Forecaster):
         if len(index) and (index.min() < 0 or index.max() >= len(self.forecasts_)):
             raise ValueError(f"origins must lie in [{self.first_origin_}, "
                              f"{self.first_origin_ + len(self.forecasts_)}) for this data")
-        return self.forecasts_[index].astype(np.float64)
+        return self.forecasts_[index]
