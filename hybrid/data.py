@@ -37,7 +37,6 @@ LONG_COLUMNS = ("unique_id", "ds", "y")
 FILL_METHODS = ("ffill", "interpolate")
 
 Part = Literal["train", "val", "test"]
-PARTS: tuple[Part, ...] = ("train", "val", "test")
 
 
 # --------------------------------------------------------------------------------------------
