@@ -28,7 +28,7 @@ from typing import Any
 
 import numpy as np
 
-from hybrid.data import SeriesBundle, cache_dir
+from hybrid.data import SeriesBundle, cache_dir, file_hash
 from hybrid.forecaster import Forecaster
 
 FORMAT = 2  # 2: float64 arrays
@@ -41,14 +41,6 @@ def code_fingerprint(package_dir: Path) -> str:
     for path in sorted(package_dir.glob("*.py")):
         digest.update(path.name.encode())
         digest.update(path.read_bytes())
-    return digest.hexdigest()
-
-
-def _sha256(path: Path) -> str:
-    digest = hashlib.sha256()
-    with open(path, "rb") as fh:
-        for block in iter(lambda: fh.read(1 << 22), b""):
-            digest.update(block)
     return digest.hexdigest()
 
 
@@ -104,7 +96,7 @@ class ForecastCache:
             problem = None
             if meta.get("key") != key or tuple(meta.get("shape", ())) != tuple(shape):
                 problem = "its sidecar does not match the request"
-            elif _sha256(array_path) != meta.get("sha256"):
+            elif file_hash(array_path, "sha256") != meta.get("sha256"):
                 problem = "its array fails the checksum"
             else:
                 array = np.load(array_path, allow_pickle=False)
@@ -126,7 +118,7 @@ class ForecastCache:
         array = np.ascontiguousarray(array, dtype=np.float64)
         array_path = self.root / f"{key}.npy"
         self._atomic(array_path, lambda fh: np.save(fh, array, allow_pickle=False))
-        meta = {"key": key, "shape": list(array.shape), "dtype": "float64", "sha256": _sha256(array_path),
+        meta = {"key": key, "shape": list(array.shape), "dtype": "float64", "sha256": file_hash(array_path, "sha256"),
                 "created": time.strftime("%Y-%m-%dT%H:%M:%S%z"), **about}
         self._atomic(self.root / f"{key}.json", lambda fh: fh.write(json.dumps(meta, indent=1).encode()))
 

@@ -82,12 +82,10 @@ def data_dirs() -> list[Path]:
     return dirs
 
 
-def file_md5(path: Path) -> str:
-    digest = hashlib.md5()
+def file_hash(path: Path, algorithm: str = "md5") -> str:
+    """Hex digest of a file's bytes, read in blocks."""
     with open(path, "rb") as fh:
-        for block in iter(lambda: fh.read(1 << 20), b""):
-            digest.update(block)
-    return digest.hexdigest()
+        return hashlib.file_digest(fh, algorithm).hexdigest()
 
 
 def download(spec: DatasetSpec, dest_dir: Path) -> Path:
@@ -98,7 +96,7 @@ def download(spec: DatasetSpec, dest_dir: Path) -> Path:
     try:
         with os.fdopen(fd, "wb") as out, urllib.request.urlopen(spec.url, timeout=60) as resp:
             shutil.copyfileobj(resp, out)
-        got = file_md5(Path(tmp))
+        got = file_hash(Path(tmp))
         if got != spec.md5:
             raise InputError(
                 f"downloaded {spec.name} from {spec.url} has md5 {got}, expected {spec.md5}; "
@@ -526,7 +524,7 @@ def load(
     else:
         path, spec = resolve(data)
         frame, label = read_frame(path, fill=fill), name or (spec.name if spec else path.stem)
-        if spec is not None and file_md5(path) != spec.md5:
+        if spec is not None and file_hash(path) != spec.md5:
             log(f"note: {path} is named like {spec.name} but its md5 differs from the manifest's")
 
     columns = list(frame.values.columns)

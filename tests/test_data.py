@@ -5,7 +5,7 @@ import numpy as np
 import pandas as pd
 import pytest
 
-from hybrid.data import (DatasetSpec, Scaler, detect_frequency, download, file_md5, load,
+from hybrid.data import (DatasetSpec, Scaler, detect_frequency, download, file_hash, load,
                          make_split, resolve)
 from hybrid.errors import InputError
 from tests.conftest import wide_frame
@@ -142,14 +142,14 @@ def test_fill_ffill_repairs_gaps(tmp_path):
 
 def test_named_dataset_resolves_case_insensitively():
     path, spec = resolve("etth1.csv")
-    assert spec.name == "ETTh1" and path.name == "ETTh1.csv" and file_md5(path) == spec.md5
+    assert spec.name == "ETTh1" and path.name == "ETTh1.csv" and file_hash(path) == spec.md5
 
 
 def test_download_keeps_only_a_file_with_the_right_md5(tmp_path):
     source = tmp_path / "remote.csv"
     source.write_text(GOOD_HEAD + "2020-01-01,1,2\n")
     spec = DatasetSpec(name="toy", file="toy.csv", freq="D", split="ratio", seq_len=2,
-                       horizons=(1,), url=source.as_uri(), md5=file_md5(source))
+                       horizons=(1,), url=source.as_uri(), md5=file_hash(source))
     got = download(spec, tmp_path / "cache")
     assert got.read_text() == source.read_text()
     wrong = dataclasses.replace(spec, file="toy2.csv", md5="0" * 32)
