@@ -65,6 +65,10 @@ class Prophet(Forecaster):
     the origin, so one predict over the rows that any origin needs serves every origin: the
     forecast from origin t is the curve on rows [t, t+H). Uncertainty sampling is off (point
     forecasts only; it dominates predict time otherwise).
+
+    The trend's growth is chosen per channel on the validation rows among `growths`: Prophet's
+    default linear trend, extrapolated months past the training rows, can run far off, and a
+    flat trend is the usual remedy.
     """
 
     name = "prophet"
