@@ -13,6 +13,7 @@ from collections.abc import Sequence
 from datetime import datetime, timezone
 from pathlib import Path
 
+from baselines import FORECASTERS
 from baselines.cache import CachedForecaster, ForecastCache
 from baselines.prophet import VERBOSE_ENV
 from hybrid.data import FILL_METHODS, SeriesBundle, load
@@ -23,7 +24,7 @@ from hybrid.plots import forecast_png
 from hybrid.runinfo import git_commit, package_versions
 
 
-CLASSICAL = ("snaive", "linear", "dlinear", "ets", "arima", "prophet", "lightgbm")
+CLASSICAL = tuple(FORECASTERS)  # the registry in baselines/ is the one list of classical models
 KNOWN_MODELS = (*CLASSICAL, "timellm")
 
 
@@ -32,8 +33,6 @@ def model_class(name: str) -> type[Forecaster]:
         from hybrid.core.forecaster import TimeLLMForecaster
 
         return TimeLLMForecaster
-    from baselines import FORECASTERS
-
     return FORECASTERS[name]
 
 
