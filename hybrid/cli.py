@@ -100,6 +100,8 @@ def build_parser() -> argparse.ArgumentParser:
                       help="smollm2-135m (default), minilm, tiny-random-llama, none (no LLM), or a Hugging "
                       "Face folder or hub name")
     core.add_argument("--llm-layers", type=int, default=6, help="backbone layers kept (default 6)")
+    core.add_argument("--precision", choices=("auto", "bf16", "fp32"), default="auto",
+                      help="the frozen backbone's precision; auto: bf16 where the CPU or GPU has it natively")
     core.add_argument("--vocab-size", type=int, default=1000,
                       help="condensed vocabulary the prototypes start from (default 1000; 0: the whole one)")
     core.add_argument("--prototypes", type=int, default=1000, help="text prototypes (default 1000)")
@@ -165,7 +167,7 @@ def _config(args: argparse.Namespace, data: SeriesBundle, models: Sequence[Forec
 def run_fit(args: argparse.Namespace) -> int:
     say = (lambda msg: None) if args.quiet else print
     models = make_models(args.models, {
-        "backbone": args.backbone, "llm_layers": args.llm_layers, "vocab_size": args.vocab_size or None,
+        "backbone": args.backbone, "llm_layers": args.llm_layers, "precision": args.precision, "vocab_size": args.vocab_size or None,
         "n_prototypes": args.prototypes, "prompt": not args.no_prompt, "epochs": args.epochs,
         "batch_size": args.batch_size, "lr": args.lr, "sample_fraction": args.sample_fraction,
         "patience": args.patience, "time_budget": args.time_budget, "seed": args.seed,

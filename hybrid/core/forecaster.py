@@ -8,7 +8,7 @@ import numpy as np
 import torch
 from tqdm.auto import tqdm
 
-from hybrid.core.backbone import Backbone, Tokenizer, load_backbone
+from hybrid.core.backbone import Backbone, Tokenizer, load_backbone, resolve_dtype
 from hybrid.core.model import CoreConfig, TimeLLM
 from hybrid.core.training import TrainConfig, Trainer
 from hybrid.data import Part, SeriesBundle
@@ -55,7 +55,8 @@ class TimeLLMForecaster(Forecaster):
     name = "timellm"
     cache_ignores = ("checkpoint_dir", "progress")
 
-    def __init__(self, backbone: str = "smollm2-135m", llm_layers: int = 6, vocab_size: int | None = 1000,
+    def __init__(self, backbone: str = "smollm2-135m", llm_layers: int = 6, precision: str = "auto",
+                 vocab_size: int | None = 1000,
                  n_prototypes: int = 1000, patch_len: int = 16, stride: int = 8, d_model: int = 32,
                  n_heads: int = 8, d_ff: int = 128, prompt: bool = True, epochs: int = 10, batch_size: int = 32,
                  lr: float = 1e-3, sample_fraction: float = 0.25, patience: int = 3,
@@ -63,6 +64,7 @@ class TimeLLMForecaster(Forecaster):
                  progress: bool = True) -> None:
         self.backbone = backbone
         self.llm_layers = llm_layers
+        self.precision = precision
         self.vocab_size = vocab_size
         self.n_prototypes = n_prototypes
         self.patch_len = patch_len
@@ -81,10 +83,11 @@ class TimeLLMForecaster(Forecaster):
         self.checkpoint_dir = checkpoint_dir
         self.progress = progress
 
-    def build(self, data: SeriesBundle, backbone: Backbone | None = None) -> TimeLLM:
-        """The untrained model for this data (seeded: the same weights every time)."""
+    def build(self, data: SeriesBundle, backbone: Backbone | None = None, **core: object) -> TimeLLM:
+        """The untrained model for this data (seeded: the same weights every time); `core`
+        overrides fields of its `CoreConfig`."""
         torch.manual_seed(self.seed)
-        backbone = backbone or load_backbone(self.backbone, self.llm_layers)
+        backbone = backbone or load_backbone(self.backbone, self.llm_layers, resolve_dtype(self.precision))
         vocab_ids = None
         if self.vocab_size:
             vocab_ids = condensed_vocabulary(backbone.tokenizer, len(backbone.word_embeddings), self.vocab_size)
@@ -92,7 +95,7 @@ class TimeLLMForecaster(Forecaster):
                        else f"{data.name}: {data.n_channels} {data.freq.name} series.")
         config = CoreConfig(seq_len=data.seq_len, horizon=data.horizon, patch_len=self.patch_len,
                             stride=self.stride, d_model=self.d_model, n_heads=self.n_heads, d_ff=self.d_ff,
-                            n_prototypes=self.n_prototypes, prompt=self.prompt)
+                            n_prototypes=self.n_prototypes, prompt=self.prompt, **core)
         return TimeLLM(config, backbone, description, vocab_ids)
 
     def fit(self, data: SeriesBundle) -> "TimeLLMForecaster":

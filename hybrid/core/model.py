@@ -30,6 +30,7 @@ class CoreConfig:
     n_prototypes: int = 1000
     dropout: float = 0.1
     prompt: bool = True
+    compact_prompt: bool = True  # the window statistics in 41 tokens instead of the paper's 65
     cache_prompt: bool = True  # run the prompt once without gradients and attend to its KV cache
 
 
@@ -50,7 +51,7 @@ class TimeLLM(nn.Module):
         self.prototypes = TextPrototypes(backbone.word_embeddings, config.n_prototypes, vocab_ids)
         self.reprogramming = ReprogrammingLayer(config.d_model, config.n_heads, config.d_ff, backbone.width,
                                                 config.dropout)
-        self.prompt = PromptBuilder(description, config.seq_len, config.horizon)
+        self.prompt = PromptBuilder(description, config.seq_len, config.horizon, config.compact_prompt)
         self.backbone = backbone
         self.head = OutputHead(n_patches(config.seq_len, config.patch_len, config.stride),
                                min(config.d_ff, backbone.width), config.horizon, config.dropout)
@@ -68,8 +69,11 @@ class TimeLLM(nn.Module):
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:
         z, stats = self.revin.normalize(x)
-        reprogrammed = self.reprogramming(self.patch_embedding(z), self.prototypes())
         prompts = self.prompts(z)
         head, per_window = prompts if prompts else (None, None)
-        hidden = self.backbone(reprogrammed, per_window, head=head, use_cache=self.config.cache_prompt)
-        return self.revin.denormalize(self.head(hidden), stats)
+        # With a reduced-precision backbone, the trainable layers before it multiply in that
+        # precision too (mixed precision: their weights, and the head after, stay fp32).
+        with torch.autocast(x.device.type, dtype=self.backbone.dtype, enabled=self.backbone.dtype != torch.float32):
+            reprogrammed = self.reprogramming(self.patch_embedding(z), self.prototypes())
+            hidden = self.backbone(reprogrammed, per_window, head=head, use_cache=self.config.cache_prompt)
+        return self.revin.denormalize(self.head(hidden.float()), stats)

@@ -2,8 +2,6 @@
 
 from __future__ import annotations
 
-import math
-
 import torch
 from torch import nn
 
@@ -12,7 +10,11 @@ class ReprogrammingLayer(nn.Module):
     """Multi-head cross-attention: queries from patch embeddings [B, P, d_model], keys and values
     from the prototypes [K, D]; the result is projected to the backbone's width D.
 
-    The attention weights [B, heads, P, K] of the last call are kept in `last_attention` (for
+    Every patch of every window attends to the same K prototypes, so the batch's patches form one
+    query sequence per head: one matrix product per head instead of one per window. Dropout falls
+    on the mixed values, not on the [B, heads, P, K] weights as in the paper's code: drawing a mask
+    for 12M weights per batch cost a twelfth of a training step on a CPU (measured, SmolLM2, batch
+    24). The weights of the last call are kept in `last_attention` [B, heads, P, K] (for
     interpretability: which prototypes a window read).
     """
 
@@ -30,11 +32,10 @@ class ReprogrammingLayer(nn.Module):
     def forward(self, patches: torch.Tensor, prototypes: torch.Tensor) -> torch.Tensor:
         B, P, _ = patches.shape
         K = prototypes.shape[0]
-        q = self.query(patches).view(B, P, self.n_heads, self.d_keys)
-        k = self.key(prototypes).view(K, self.n_heads, self.d_keys)
-        v = self.value(prototypes).view(K, self.n_heads, self.d_keys)
-        scores = torch.einsum("bphe,khe->bhpk", q, k) / math.sqrt(self.d_keys)
-        attention = torch.softmax(scores, dim=-1)
-        self.last_attention = attention.detach()
-        mixed = torch.einsum("bhpk,khe->bphe", self.dropout(attention), v)
-        return self.out(mixed.reshape(B, P, self.n_heads * self.d_keys))
+        q = self.query(patches).view(B * P, self.n_heads, self.d_keys).transpose(0, 1)  # [h, B*P, e]
+        k = self.key(prototypes).view(K, self.n_heads, self.d_keys).transpose(0, 1)  # [h, K, e]
+        v = self.value(prototypes).view(K, self.n_heads, self.d_keys).transpose(0, 1)
+        attention = torch.softmax(q @ k.transpose(1, 2) * self.d_keys ** -0.5, dim=-1)  # [h, B*P, K]
+        self.last_attention = attention.detach().view(self.n_heads, B, P, K).transpose(0, 1)
+        mixed = self.dropout(attention @ v)  # [h, B*P, e]
+        return self.out(mixed.transpose(0, 1).reshape(B, P, self.n_heads * self.d_keys))

@@ -62,10 +62,19 @@ def test_text_prototypes_map_the_vocabulary_and_name_their_nearest_words():
 
 def test_reprogramming_attends_over_prototypes_at_the_backbone_width():
     layer = ReprogrammingLayer(d_model=32, n_heads=4, d_keys=16, d_llm=64, dropout=0.0)
-    out = layer(torch.randn(3, 12, 32), torch.randn(50, 64))
+    patches, prototypes = torch.randn(3, 12, 32), torch.randn(50, 64)
+    out = layer(patches, prototypes)
     assert out.shape == (3, 12, 64)
-    assert layer.last_attention.shape == (3, 4, 12, 50)
-    torch.testing.assert_close(layer.last_attention.sum(-1), torch.ones(3, 4, 12))
+    weights = layer.last_attention
+    assert weights.shape == (3, 4, 12, 50)
+    torch.testing.assert_close(weights.sum(-1), torch.ones(3, 4, 12))
+    # each window's patches attend on their own: the batched product is the per-window one
+    q = layer.query(patches).view(3, 12, 4, 16)
+    k, v = layer.key(prototypes).view(50, 4, 16), layer.value(prototypes).view(50, 4, 16)
+    per_window = torch.softmax(torch.einsum("bphe,khe->bhpk", q, k) / 4.0, dim=-1)
+    torch.testing.assert_close(weights, per_window, atol=1e-6, rtol=1e-5)
+    expected = layer.out(torch.einsum("bhpk,khe->bphe", per_window, v).reshape(3, 12, 64))
+    torch.testing.assert_close(out, expected, atol=1e-5, rtol=1e-5)
 
 
 def test_output_head_reads_the_last_patch_positions():
@@ -93,7 +102,7 @@ def test_prompt_is_a_shared_head_and_the_window_statistics():
     builder = PromptBuilder(description="Some data.", seq_len=48, horizon=12)
     z = RevIN().normalize(torch.randn(2, 48))[0]
     texts = builder.build(z)
-    assert len(texts) == 2 and all(t.startswith(" min value") for t in texts)
+    assert len(texts) == 2 and all(t.startswith(" min ") for t in texts)
     assert builder.head.endswith("Input statistics:") and "Some data." in builder.head
     assert builder.text(window_statistics(z)[0]) == builder.head + texts[0]
 
@@ -104,8 +113,7 @@ def test_prompt_text_for_a_known_window():
     assert builder.text(stats) == (
         "<|start_prompt|>Dataset description: Hourly load of one transformer. Task description: "
         "forecast the next 96 steps given the previous 512 steps information; Input statistics: "
-        "min value -1.23, max value 2.50, median value 0.02, the trend of input is upward, "
-        "top 5 lags are : 24, 48, 12, 168, 72<|end_prompt|>"
+        "min -1.2, max 2.5, median 0.0, trend upward, top lags 24 48 12 168 72."
     )
 
 
