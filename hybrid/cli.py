@@ -17,6 +17,7 @@ from baselines import FORECASTERS
 from baselines.cache import CachedForecaster, ForecastCache
 from baselines.prophet import VERBOSE_ENV
 from hybrid.data import FILL_METHODS, SeriesBundle, load
+from hybrid.core.defaults import DEFAULTS
 from hybrid.errors import InputError
 from hybrid.evaluation import compare, summary, to_markdown
 from hybrid.forecaster import Forecaster
@@ -96,26 +97,34 @@ def build_parser() -> argparse.ArgumentParser:
                      help="fill NaN/inf values (ffill: carry the last value forward, leading gaps "
                      "take the first value; interpolate: linear) instead of refusing the data")
     core = fit.add_argument_group("the Time-LLM core (--models ...,timellm)")
-    core.add_argument("--backbone", default="smollm2-135m",
-                      help="smollm2-135m (default), minilm, tiny-random-llama, none (no LLM), or a Hugging "
+    d = DEFAULTS
+    core.add_argument("--backbone", default=d.backbone,
+                      help=f"{d.backbone} (default), minilm, tiny-random-llama, none (no LLM), or a Hugging "
                       "Face folder or hub name")
-    core.add_argument("--llm-layers", type=int, default=6, help="backbone layers kept (default 6)")
-    core.add_argument("--precision", choices=("auto", "bf16", "fp32"), default="auto",
-                      help="the frozen backbone's precision; auto: bf16 where the CPU or GPU has it natively")
-    core.add_argument("--vocab-size", type=int, default=1000,
-                      help="condensed vocabulary the prototypes start from (default 1000; 0: the whole one)")
-    core.add_argument("--prototypes", type=int, default=1000, help="text prototypes (default 1000)")
+    core.add_argument("--llm-layers", type=int, default=d.llm_layers,
+                      help=f"backbone layers kept (default {d.llm_layers})")
+    core.add_argument("--precision", choices=("auto", "bf16", "fp32"), default=d.precision,
+                      help="the frozen backbone's precision; auto (default): bf16 where the CPU or GPU has it "
+                      "natively, else fp32")
+    core.add_argument("--vocab-size", type=int, default=d.vocab_size,
+                      help=f"condensed vocabulary the prototypes start from (default {d.vocab_size}; 0: the whole one)")
+    core.add_argument("--prototypes", type=int, default=d.n_prototypes,
+                      help=f"text prototypes (default {d.n_prototypes})")
     core.add_argument("--no-prompt", action="store_true", help="no prompt prefix")
-    core.add_argument("--epochs", type=int, default=10, help="at most this many epochs (default 10)")
-    core.add_argument("--batch-size", type=int, default=32, help="windows per step (default 32)")
-    core.add_argument("--lr", type=float, default=1e-3, help="AdamW peak learning rate (default 1e-3)")
-    core.add_argument("--sample-fraction", type=float, default=0.25,
-                      help="fraction of the training windows drawn for each epoch (default 0.25)")
-    core.add_argument("--patience", type=int, default=3, help="epochs without a better val loss before stopping")
+    core.add_argument("--epochs", type=int, default=d.epochs, help=f"at most this many epochs (default {d.epochs})")
+    core.add_argument("--batch-size", type=int, default=d.batch_size,
+                      help=f"windows per step (default {d.batch_size})")
+    core.add_argument("--lr", type=float, default=d.lr, help=f"AdamW peak learning rate (default {d.lr:g})")
+    core.add_argument("--sample-fraction", type=float, default=d.sample_fraction,
+                      help=f"fraction of the training windows drawn for each epoch (default {d.sample_fraction:g})")
+    core.add_argument("--patience", type=int, default=d.patience,
+                      help=f"epochs without a better val loss before stopping (default {d.patience})")
     core.add_argument("--time-budget", type=float, metavar="SECONDS",
-                      help="stop training at the first epoch end past this many seconds, keeping the best")
+                      help="seconds for the core's training: no epoch starts that would end past it (judged by "
+                      "the last epoch's duration); the best epoch is kept")
     core.add_argument("--checkpoint-dir", type=Path, help="keep best/last checkpoints here (safetensors + JSON)")
-    core.add_argument("--seed", type=int, default=0, help="seed for initialisation and sampling (default 0)")
+    core.add_argument("--seed", type=int, default=d.seed,
+                      help=f"seed for initialisation and sampling (default {d.seed})")
     fit.add_argument("--no-cache", action="store_true",
                      help="recompute every forecast instead of reading the forecast cache "
                      "($HYBRID_CACHE_DIR/forecasts, default ~/.cache/hybrid/forecasts)")

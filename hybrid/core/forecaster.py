@@ -8,6 +8,7 @@ import numpy as np
 import torch
 from tqdm.auto import tqdm
 
+from hybrid.core.defaults import DEFAULTS, EVAL_BATCH
 from hybrid.core.backbone import Backbone, Tokenizer, load_backbone, resolve_dtype
 from hybrid.core.model import CoreConfig, TimeLLM
 from hybrid.core.training import TrainConfig, Trainer
@@ -55,12 +56,13 @@ class TimeLLMForecaster(Forecaster):
     name = "timellm"
     cache_ignores = ("checkpoint_dir", "progress")
 
-    def __init__(self, backbone: str = "smollm2-135m", llm_layers: int = 6, precision: str = "auto",
-                 vocab_size: int | None = 1000,
-                 n_prototypes: int = 1000, patch_len: int = 16, stride: int = 8, d_model: int = 32,
-                 n_heads: int = 8, d_ff: int = 128, prompt: bool = True, epochs: int = 10, batch_size: int = 32,
-                 lr: float = 1e-3, sample_fraction: float = 0.25, patience: int = 3,
-                 time_budget: float | None = None, seed: int = 0, checkpoint_dir: str | None = None,
+    def __init__(self, backbone: str = DEFAULTS.backbone, llm_layers: int = DEFAULTS.llm_layers,
+                 precision: str = DEFAULTS.precision, vocab_size: int | None = DEFAULTS.vocab_size,
+                 n_prototypes: int = DEFAULTS.n_prototypes, patch_len: int = 16, stride: int = 8, d_model: int = 32,
+                 n_heads: int = 8, d_ff: int = 128, prompt: bool = True, epochs: int = DEFAULTS.epochs,
+                 batch_size: int = DEFAULTS.batch_size, lr: float = DEFAULTS.lr,
+                 sample_fraction: float = DEFAULTS.sample_fraction, patience: int = DEFAULTS.patience,
+                 time_budget: float | None = None, seed: int = DEFAULTS.seed, checkpoint_dir: str | None = None,
                  progress: bool = True) -> None:
         self.backbone = backbone
         self.llm_layers = llm_layers
@@ -114,6 +116,7 @@ class TimeLLMForecaster(Forecaster):
         trainer.restore_best()
         self.model_ = model.eval()
         self.history_ = trainer.history
+        self.best_val_ = trainer.best_val
         self.n_trainable_, self.n_frozen_ = trainable, frozen
         return self
 
@@ -123,13 +126,14 @@ class TimeLLMForecaster(Forecaster):
         token = self.model_.backbone.tokenizer.token
         return [[token(int(i)) for i in row] for row in self.model_.prototypes.nearest_words(top)]
 
-    def predict(self, data: SeriesBundle, origins: np.ndarray, batch_size: int = 256) -> np.ndarray:
+    def predict(self, data: SeriesBundle, origins: np.ndarray, batch_size: int = EVAL_BATCH) -> np.ndarray:
         self.check_fitted()
         origins = np.asarray(origins)
         x = _per_series(data.history(origins))
         out = np.empty((len(x), data.horizon), dtype=np.float32)
         self.model_.eval()
         with torch.no_grad():
-            for start in range(0, len(x), batch_size):
+            for start in tqdm(range(0, len(x), batch_size), desc="timellm predict", unit="batch", leave=False,
+                              disable=not self.progress):
                 out[start:start + batch_size] = self.model_(torch.from_numpy(x[start:start + batch_size])).numpy()
         return out.reshape(data.n_channels, len(origins), data.horizon).transpose(1, 2, 0).astype(np.float64)

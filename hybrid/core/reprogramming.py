@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import torch
 from torch import nn
+from torch.nn.functional import scaled_dot_product_attention
 
 
 class ReprogrammingLayer(nn.Module):
@@ -11,11 +12,12 @@ class ReprogrammingLayer(nn.Module):
     from the prototypes [K, D]; the result is projected to the backbone's width D.
 
     Every patch of every window attends to the same K prototypes, so the batch's patches form one
-    query sequence per head: one matrix product per head instead of one per window. Dropout falls
-    on the mixed values, not on the [B, heads, P, K] weights as in the paper's code: drawing a mask
-    for 12M weights per batch cost a twelfth of a training step on a CPU (measured, SmolLM2, batch
-    24). The weights of the last call are kept in `last_attention` [B, heads, P, K] (for
-    interpretability: which prototypes a window read).
+    query sequence per head, and a fused attention kernel serves it without writing out the
+    [heads, B*P, K] weights: at the paper's sizes they are 0.5 GB for a batch of 256 windows, and
+    allocating them made validation spend half its time in the kernel (page faults). Dropout falls
+    on the mixed values rather than on the weights (as the paper's code does), for the same
+    reason. Set `record_attention` to keep the weights of the next calls in `last_attention`
+    [B, heads, P, K] (for interpretability: which prototypes a window read).
     """
 
     def __init__(self, d_model: int, n_heads: int, d_keys: int, d_llm: int, dropout: float = 0.1) -> None:
@@ -27,6 +29,7 @@ class ReprogrammingLayer(nn.Module):
         self.value = nn.Linear(d_llm, n_heads * d_keys)
         self.out = nn.Linear(n_heads * d_keys, d_llm)
         self.dropout = nn.Dropout(dropout)
+        self.record_attention = False
         self.last_attention: torch.Tensor | None = None
 
     def forward(self, patches: torch.Tensor, prototypes: torch.Tensor) -> torch.Tensor:
@@ -35,7 +38,9 @@ class ReprogrammingLayer(nn.Module):
         q = self.query(patches).view(B * P, self.n_heads, self.d_keys).transpose(0, 1)  # [h, B*P, e]
         k = self.key(prototypes).view(K, self.n_heads, self.d_keys).transpose(0, 1)  # [h, K, e]
         v = self.value(prototypes).view(K, self.n_heads, self.d_keys).transpose(0, 1)
-        attention = torch.softmax(q @ k.transpose(1, 2) * self.d_keys ** -0.5, dim=-1)  # [h, B*P, K]
-        self.last_attention = attention.detach().view(self.n_heads, B, P, K).transpose(0, 1)
-        mixed = self.dropout(attention @ v)  # [h, B*P, e]
+        if self.record_attention:
+            with torch.no_grad():
+                weights = torch.softmax(q @ k.transpose(1, 2) * self.d_keys ** -0.5, dim=-1)
+            self.last_attention = weights.view(self.n_heads, B, P, K).transpose(0, 1).float()
+        mixed = self.dropout(scaled_dot_product_attention(q[None], k[None], v[None])[0])  # 4-D: the fused kernel
         return self.out(mixed.transpose(0, 1).reshape(B, P, self.n_heads * self.d_keys))

@@ -17,6 +17,7 @@ import torch
 from safetensors.torch import load_file, save_file
 from tqdm.auto import tqdm
 
+from hybrid.core.defaults import DEFAULTS, EVAL_BATCH
 from hybrid.core.model import TimeLLM
 
 
@@ -25,16 +26,17 @@ class TrainConfig:
     """How the core is trained. `sample_fraction` of the training windows, drawn anew each epoch
     (seeded), make an epoch; validation always reads every window."""
 
-    epochs: int = 10
-    batch_size: int = 32
-    lr: float = 1e-3
+    epochs: int = DEFAULTS.epochs
+    batch_size: int = DEFAULTS.batch_size
+    lr: float = DEFAULTS.lr
     weight_decay: float = 1e-4
     warmup_fraction: float = 0.05
     clip: float = 1.0
-    patience: int = 3
-    sample_fraction: float = 0.25
-    time_budget: float | None = None  # seconds; training stops cleanly at an epoch's end past it
-    seed: int = 0
+    patience: int = DEFAULTS.patience
+    sample_fraction: float = DEFAULTS.sample_fraction
+    # seconds for the whole fit: no epoch starts that the last one's duration says would end past it
+    time_budget: float | None = None
+    seed: int = DEFAULTS.seed
 
 
 def _windows(x: np.ndarray, y: np.ndarray, index: np.ndarray) -> tuple[torch.Tensor, torch.Tensor]:
@@ -66,12 +68,13 @@ class Trainer:
         progress = (self.step - warm) / max(1, total_steps - warm)
         return self.config.lr * 0.5 * (1 + math.cos(math.pi * min(1.0, progress)))
 
-    def evaluate(self, x: np.ndarray, y: np.ndarray, batch_size: int = 256) -> float:
+    def evaluate(self, x: np.ndarray, y: np.ndarray, batch_size: int = EVAL_BATCH) -> float:
         """MSE over every window."""
         self.model.eval()
         total, count = 0.0, 0
         with torch.no_grad():
-            for start in range(0, len(x), batch_size):
+            for start in tqdm(range(0, len(x), batch_size), desc="validation", unit="batch", leave=False,
+                              disable=not self.progress):
                 xb, yb = _windows(x, y, np.arange(start, min(start + batch_size, len(x))))
                 total += torch.sum((self.model(xb) - yb) ** 2).item()
                 count += yb.numel()
@@ -115,7 +118,8 @@ class Trainer:
                 self.save(self.checkpoint_dir / "last")
                 if improved:
                     self.save(self.checkpoint_dir / "best")
-            if cfg.time_budget is not None and time.perf_counter() - started > cfg.time_budget:
+            spent = time.perf_counter() - started
+            if cfg.time_budget is not None and spent + self.history[-1]["seconds"] > cfg.time_budget:
                 break
         return self.history
 

@@ -3,7 +3,8 @@ import math
 import pytest
 import torch
 
-from hybrid.core.backbone import load_backbone
+from hybrid.core.backbone import load_backbone, resolve_dtype
+from hybrid.errors import InputError
 from hybrid.core.head import OutputHead
 from hybrid.core.model import CoreConfig, TimeLLM
 from hybrid.core.patch import PatchEmbedding, n_patches
@@ -64,7 +65,9 @@ def test_reprogramming_attends_over_prototypes_at_the_backbone_width():
     layer = ReprogrammingLayer(d_model=32, n_heads=4, d_keys=16, d_llm=64, dropout=0.0)
     patches, prototypes = torch.randn(3, 12, 32), torch.randn(50, 64)
     out = layer(patches, prototypes)
-    assert out.shape == (3, 12, 64)
+    assert out.shape == (3, 12, 64) and layer.last_attention is None  # not kept unless asked
+    layer.record_attention = True
+    torch.testing.assert_close(layer(patches, prototypes), out)
     weights = layer.last_attention
     assert weights.shape == (3, 4, 12, 50)
     torch.testing.assert_close(weights.sum(-1), torch.ones(3, 4, 12))
@@ -117,7 +120,17 @@ def test_prompt_text_for_a_known_window():
     )
 
 
-def test_cached_prompt_equals_prompt_in_the_same_pass(tiny):
+def test_the_paper_wording_of_the_statistics_is_kept_for_comparison():
+    builder = PromptBuilder(description="x.", seq_len=512, horizon=96, compact=False)
+    stats = WindowStatistics(min=-1.234, max=2.5, median=0.016, trend="downward", lags=(24, 48, 12, 168, 72))
+    assert builder.statistics_text(stats) == (
+        " min value -1.23, max value 2.50, median value 0.02, the trend of input is downward, "
+        "top 5 lags are : 24, 48, 12, 168, 72<|end_prompt|>")
+
+
+@pytest.mark.parametrize("attention", ["eager", "sdpa"])
+def test_cached_prompt_equals_prompt_in_the_same_pass(attention):
+    tiny = load_backbone("tiny-random-llama", 2, attention=attention)
     torch.manual_seed(0)
     patches = torch.randn(3, 12, tiny.width, requires_grad=True)
     head = tiny.tokenizer.encode("The same head for all: ")
@@ -148,6 +161,37 @@ def test_a_training_step_moves_the_trainable_parts_only(tiny):
         torch.testing.assert_close(v, frozen[k], atol=0, rtol=0)
     moved = [n for n, p in model.named_parameters() if p.requires_grad and not torch.equal(p, trainable[n])]
     assert {n.split(".")[0] for n in moved} == {"patch_embedding", "prototypes", "reprogramming", "head"}
+
+
+def test_precision_names():
+    assert resolve_dtype("fp32") == torch.float32 and resolve_dtype("bf16") == torch.bfloat16
+    assert resolve_dtype("auto") in (torch.float32, torch.bfloat16)
+    with pytest.raises(InputError, match="precision"):
+        resolve_dtype("fp8")
+
+
+def test_a_bf16_backbone_trains_the_fp32_parts_and_stays_close_to_fp32(tiny):
+    half = load_backbone("tiny-random-llama", 2, torch.bfloat16)
+    assert all(p.dtype == torch.bfloat16 for p in half.model.parameters())
+    config = CoreConfig(seq_len=48, horizon=12, n_prototypes=20, d_ff=32, dropout=0.0)
+    torch.manual_seed(0)
+    exact = TimeLLM(config, tiny, "Test data.").eval()
+    torch.manual_seed(0)
+    mixed = TimeLLM(config, half, "Test data.").eval()
+    x = torch.randn(4, 48)
+    out = mixed(x)
+    assert out.dtype == torch.float32
+    assert all(p.dtype == torch.float32 for p in mixed.trainable_parameters())
+    # bf16 keeps 8 bits of mantissa: the forecast moves by about a percent of its spread, no more
+    assert (out - exact(x)).abs().max() < 0.05 * exact(x).std()
+    frozen = {k: v.clone() for k, v in half.state_dict().items()}
+    mixed.train()
+    torch.nn.functional.mse_loss(mixed(x), torch.randn(4, 12)).backward()
+    assert all(p.grad is not None and p.grad.dtype == torch.float32 and p.grad.abs().sum() > 0
+               for p in mixed.trainable_parameters())
+    assert all(p.grad is None for p in half.parameters())
+    for k, v in half.state_dict().items():
+        assert torch.equal(v, frozen[k])
 
 
 def test_a_bidirectional_backbone_lets_the_prompt_see_the_patches():
