@@ -26,3 +26,6 @@ bench: $(STAMP)
 	$(PY) -m experiments.linear_floor --data ETTh1
 	$(PY) -m experiments.every_origin_cost --data ETTh1 --horizon 96
 	$(PY) -m experiments.classical_table
+	$(PY) -m experiments.core_cost
+	$(PY) -m experiments.core_cost --llm-layers 6 --accuracy-steps 0
+	$(PY) -m experiments.core_accuracy

@@ -3,7 +3,7 @@ with this backbone: its prompt wording in the same pass, full vocabulary, fp32, 
 default attention) and the levers that make the default cheap, each added in turn, same
 backbone and layer count, measured in one run.
 
-    python -m experiments.core_cost [--backbone smollm2-135m] [--llm-layers 6] [--batch 24]
+    python -m experiments.core_cost [--backbone smollm2-135m] [--llm-layers 2] [--batch 24]
                                     [--vocab-size 1000] [--steps 5] [--accuracy-steps 150]
                                     [--val-stride 10]
 
@@ -31,6 +31,7 @@ import torch
 
 from experiments.record import TreeMemory, write_result
 from hybrid.core.backbone import load_backbone, resolve_dtype
+from hybrid.core.defaults import DEFAULTS
 from hybrid.core.forecaster import TimeLLMForecaster, _series
 from hybrid.core.training import TrainConfig, Trainer
 from hybrid.data import load
@@ -90,7 +91,7 @@ def measure(setting: Setting, args: argparse.Namespace) -> dict:
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--backbone", default="smollm2-135m")
-    parser.add_argument("--llm-layers", type=int, default=6)
+    parser.add_argument("--llm-layers", type=int, default=DEFAULTS.llm_layers)
     parser.add_argument("--batch", type=int, default=24)
     parser.add_argument("--vocab-size", type=int, default=1000)
     parser.add_argument("--steps", type=int, default=5)

@@ -53,12 +53,13 @@ def test_fit_trains_the_core_beside_the_classical_models(csv_path, tmp_path, cap
     assert main(["fit", "--data", str(csv_path), "--seq-len", "48", "--horizon", "12", "--models", "linear,timellm",
                  "--backbone", "tiny-random-llama", "--llm-layers", "2", "--prototypes", "16", "--vocab-size", "64",
                  "--epochs", "1", "--sample-fraction", "0.2", "--checkpoint-dir", str(tmp_path / "ckpt"),
-                 "--out", str(out), "--quiet"]) == 0
+                 "--precision", "fp32", "--out", str(out), "--quiet"]) == 0
     table = pd.read_csv(out / "comparison.csv")
     assert set(table.model) == {"linear", "timellm"}
     assert (tmp_path / "ckpt" / "best.safetensors").exists() and (tmp_path / "ckpt" / "best.json").exists()
     config = json.loads((out / "config.json").read_text())
     assert config["models"]["timellm"]["backbone"] == "tiny-random-llama"
+    assert config["models"]["timellm"]["precision"] == "fp32"
 
 
 def test_fit_target_column_only(csv_path, tmp_path):
@@ -118,3 +119,20 @@ def test_help_is_complete():
     assert fit.returncode == 0
     for flag in ("--data", "--target", "--all", "--horizon", "--seq-len", "--models", "--out", "--fill"):
         assert flag in fit.stdout
+
+
+def test_help_shows_the_cores_own_defaults_without_loading_torch():
+    from hybrid.core.defaults import DEFAULTS
+    from hybrid.core.forecaster import TimeLLMForecaster
+
+    params = TimeLLMForecaster().get_params()
+    assert {k: params[k] for k in ("llm_layers", "epochs", "sample_fraction", "precision")} == {
+        "llm_layers": DEFAULTS.llm_layers, "epochs": DEFAULTS.epochs,
+        "sample_fraction": DEFAULTS.sample_fraction, "precision": DEFAULTS.precision}
+    code = ("import sys; from hybrid.cli import build_parser; "
+            "text = build_parser()._subparsers._group_actions[0].choices['fit'].format_help(); "
+            "print('torch' in sys.modules); print(text)")
+    run = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True)
+    first, help_text = run.stdout.split("\n", 1)
+    assert run.returncode == 0 and first == "False"
+    assert f"backbone layers kept (default {DEFAULTS.llm_layers})" in " ".join(help_text.split())

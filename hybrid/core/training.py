@@ -114,6 +114,9 @@ class Trainer:
                 self.best_state = {n: p.detach().clone() for n, p in self.params.items()}
             self.history.append({"epoch": self.epoch, "train_mse": float(np.mean(losses)), "val_mse": val_mse,
                                  "seconds": time.perf_counter() - epoch_start})
+            if self.progress:
+                tqdm.write(f"epoch {self.epoch}: train MSE {np.mean(losses):.4f}, val MSE {val_mse:.4f}"
+                           f"{' (best so far)' if improved else ''}, {self.history[-1]['seconds']:.0f} s")
             if self.checkpoint_dir:
                 self.save(self.checkpoint_dir / "last")
                 if improved:
