@@ -23,7 +23,7 @@ from hybrid.errors import InputError
 NAMES = ("smollm2-135m", "minilm", "tiny-random-llama", "none")
 # The backbone reads about 64 patches after a short prefix: at that length the written-out
 # attention ("eager") trains faster on a CPU than the fused kernel ("sdpa", transformers'
-# default), whose backward dominated the backbone's (experiments/results/core_cost_*).
+# default) at 6 layers, and as fast at 2 (experiments/results/core_cost_*).
 ATTENTION = "eager"
 SMOLLM2_GGUF = "SmolLM2-135M-Instruct.Q4_1.gguf"
 

@@ -13,8 +13,9 @@ class ReprogrammingLayer(nn.Module):
 
     Every patch of every window attends to the same K prototypes, so the batch's patches form one
     query sequence per head, and a fused attention kernel serves it without writing out the
-    [heads, B*P, K] weights: at the paper's sizes they are 0.5 GB for a batch of 256 windows, and
-    allocating them made validation spend half its time in the kernel (page faults). Dropout falls
+    [heads, B*P, K] weights: at the paper's sizes they are 0.5 GB (fp32) for a batch of 256
+    windows, fresh pages every batch, and validation ran 14% faster without them (SmolLM2, 2
+    layers). Dropout falls
     on the mixed values rather than on the weights (as the paper's code does), for the same
     reason. Set `record_attention` to keep the weights of the next calls in `last_attention`
     [B, heads, P, K] (for interpretability: which prototypes a window read).
