@@ -17,7 +17,7 @@ from baselines import FORECASTERS
 from baselines.cache import CachedForecaster, ForecastCache
 from baselines.prophet import VERBOSE_ENV
 from hybrid.data import FILL_METHODS, SeriesBundle, load
-from hybrid.core.defaults import DEFAULTS
+from hybrid.core.defaults import DEFAULTS, PRECISIONS
 from hybrid.errors import InputError
 from hybrid.evaluation import compare, summary, to_markdown
 from hybrid.forecaster import Forecaster
@@ -103,7 +103,7 @@ def build_parser() -> argparse.ArgumentParser:
                       "Face folder or hub name")
     core.add_argument("--llm-layers", type=int, default=d.llm_layers,
                       help=f"backbone layers kept (default {d.llm_layers})")
-    core.add_argument("--precision", choices=("auto", "bf16", "fp32"), default=d.precision,
+    core.add_argument("--precision", choices=PRECISIONS, default=d.precision,
                       help="the frozen backbone's precision; auto (default): bf16 where the CPU or GPU has it "
                       "natively, else fp32")
     core.add_argument("--vocab-size", type=int, default=d.vocab_size,

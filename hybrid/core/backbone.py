@@ -17,6 +17,7 @@ from typing import Protocol
 import torch
 from torch import nn
 
+from hybrid.core.defaults import DEFAULTS, PRECISIONS
 from hybrid.data import cache_dir
 from hybrid.errors import InputError
 
@@ -250,15 +251,14 @@ def native_bf16() -> bool:
 
 def resolve_dtype(precision: str) -> torch.dtype:
     """`auto` (bfloat16 where native, else float32), `bf16` or `fp32` -> a torch dtype."""
-    choices = {"fp32": torch.float32, "bf16": torch.bfloat16}
+    if precision not in PRECISIONS:
+        raise InputError(f"unknown precision '{precision}'; use {', '.join(PRECISIONS)}")
     if precision == "auto":
         return torch.bfloat16 if native_bf16() else torch.float32
-    if precision not in choices:
-        raise InputError(f"unknown precision '{precision}'; use auto, bf16 or fp32")
-    return choices[precision]
+    return torch.bfloat16 if precision == "bf16" else torch.float32
 
 
-def load_backbone(name: str, n_layers: int = 6, dtype: torch.dtype = torch.float32,
+def load_backbone(name: str, n_layers: int = DEFAULTS.llm_layers, dtype: torch.dtype = torch.float32,
                   attention: str = ATTENTION) -> Backbone:
     """A backbone by name (see the module's docstring), truncated to `n_layers`, its frozen
     weights in `dtype`, its attention computed by transformers' `attention` implementation."""

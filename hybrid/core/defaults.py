@@ -27,6 +27,7 @@ class CoreDefaults:
 
 
 DEFAULTS = CoreDefaults()
+PRECISIONS = ("auto", "bf16", "fp32")
 # Windows per forward pass when scoring or forecasting: larger batches allocate activations big
 # enough to be fresh pages every time, and ran slower here (SmolLM2, 2 layers: 8.9 ms per window
 # at 64 against 10.5 at 256).

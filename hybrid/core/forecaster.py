@@ -131,9 +131,6 @@ class TimeLLMForecaster(Forecaster):
         origins = np.asarray(origins)
         x = _per_series(data.history(origins))
         out = np.empty((len(x), data.horizon), dtype=np.float32)
-        self.model_.eval()
-        with torch.no_grad():
-            for start in tqdm(range(0, len(x), batch_size), desc="timellm predict", unit="batch", leave=False,
-                              disable=not self.progress):
-                out[start:start + batch_size] = self.model_(torch.from_numpy(x[start:start + batch_size])).numpy()
+        for rows, forecast in self.model_.forecast_batches(x, batch_size, "timellm predict", self.progress):
+            out[rows] = forecast.numpy()
         return out.reshape(data.n_channels, len(origins), data.horizon).transpose(1, 2, 0).astype(np.float64)

@@ -2,10 +2,13 @@
 
 from __future__ import annotations
 
+from collections.abc import Iterator
 from dataclasses import dataclass
 
+import numpy as np
 import torch
 from torch import nn
+from tqdm.auto import tqdm
 
 from hybrid.core.backbone import Backbone
 from hybrid.core.head import OutputHead
@@ -66,6 +69,17 @@ class TimeLLM(nn.Module):
             return None
         encode = self.backbone.tokenizer.encode
         return encode(self.prompt.head), [encode(text) for text in self.prompt.build(normalized)]
+
+    def forecast_batches(self, x: np.ndarray, batch_size: int, desc: str,
+                         progress: bool = True) -> Iterator[tuple[slice, torch.Tensor]]:
+        """Forecasts of the look-backs `x` [N, L], a batch at a time in eval mode without
+        gradients: (rows of `x`, their forecasts [rows, H])."""
+        self.eval()
+        with torch.no_grad():
+            for start in tqdm(range(0, len(x), batch_size), desc=desc, unit="batch", leave=False,
+                              disable=not progress):
+                rows = slice(start, start + batch_size)
+                yield rows, self(torch.as_tensor(x[rows], dtype=torch.float32))
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:
         z, stats = self.revin.normalize(x)

@@ -76,11 +76,9 @@ class PromptBuilder:
         return HEAD.format(description=self.description, horizon=self.horizon, seq_len=self.seq_len)
 
     def statistics_text(self, stats: WindowStatistics) -> str:
-        if self.compact:
-            return STATISTICS.format(min=stats.min, max=stats.max, median=stats.median, trend=stats.trend,
-                                     lags=" ".join(map(str, stats.lags)))
-        return PAPER_STATISTICS.format(min=stats.min, max=stats.max, median=stats.median, trend=stats.trend,
-                                       lags=", ".join(map(str, stats.lags)))
+        template, separator = (STATISTICS, " ") if self.compact else (PAPER_STATISTICS, ", ")
+        return template.format(min=stats.min, max=stats.max, median=stats.median, trend=stats.trend,
+                               lags=separator.join(map(str, stats.lags)))
 
     def text(self, stats: WindowStatistics) -> str:
         """The whole prompt of one window, as sent."""

@@ -70,14 +70,11 @@ class Trainer:
 
     def evaluate(self, x: np.ndarray, y: np.ndarray, batch_size: int = EVAL_BATCH) -> float:
         """MSE over every window."""
-        self.model.eval()
         total, count = 0.0, 0
-        with torch.no_grad():
-            for start in tqdm(range(0, len(x), batch_size), desc="validation", unit="batch", leave=False,
-                              disable=not self.progress):
-                xb, yb = _windows(x, y, np.arange(start, min(start + batch_size, len(x))))
-                total += torch.sum((self.model(xb) - yb) ** 2).item()
-                count += yb.numel()
+        for rows, forecast in self.model.forecast_batches(x, batch_size, "validation", self.progress):
+            yb = torch.as_tensor(y[rows], dtype=torch.float32)
+            total += torch.sum((forecast - yb) ** 2).item()
+            count += yb.numel()
         return total / count
 
     def fit(self, train: tuple[np.ndarray, np.ndarray], val: tuple[np.ndarray, np.ndarray]) -> list[dict]:
