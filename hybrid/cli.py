@@ -17,7 +17,7 @@ from baselines import FORECASTERS
 from baselines.cache import CachedForecaster, ForecastCache
 from baselines.prophet import VERBOSE_ENV
 from hybrid.data import FILL_METHODS, SeriesBundle, load
-from hybrid.core.defaults import DEFAULTS, PRECISIONS
+from hybrid.core.defaults import DEFAULTS, HINT_MODES, PRECISIONS
 from hybrid.errors import InputError
 from hybrid.evaluation import compare, summary, to_markdown
 from hybrid.forecaster import Forecaster
@@ -110,7 +110,15 @@ def build_parser() -> argparse.ArgumentParser:
                       help=f"condensed vocabulary the prototypes start from (default {d.vocab_size}; 0: the whole one)")
     core.add_argument("--prototypes", type=int, default=d.n_prototypes,
                       help=f"text prototypes (default {d.n_prototypes})")
-    core.add_argument("--no-prompt", action="store_true", help="no prompt prefix")
+    core.add_argument("--hints", choices=HINT_MODES, default=d.hints,
+                      help="what the core reads besides the window: none (no prompt), stats (the window's statistics, "
+                      "the paper's prompt), text (statistics and a line per hint model), tokens (statistics and the "
+                      f"hint models' forecasts as reprogrammed patches), both (default {d.hints})")
+    core.add_argument("--hint-models", default=d.hint_models, metavar="LIST",
+                      help=f"classical models whose forecasts are the hints (default {d.hint_models})")
+    core.add_argument("--residual-on", default=d.residual_on, metavar="MODEL",
+                      help="the core predicts a correction to this classical model's forecast, starting at it: "
+                      f"a model name, best (the hint model best on validation) or none (default {d.residual_on})")
     core.add_argument("--epochs", type=int, default=d.epochs, help=f"at most this many epochs (default {d.epochs})")
     core.add_argument("--batch-size", type=int, default=d.batch_size,
                       help=f"windows per step (default {d.batch_size})")
@@ -177,7 +185,8 @@ def run_fit(args: argparse.Namespace) -> int:
     say = (lambda msg: None) if args.quiet else print
     models = make_models(args.models, {
         "backbone": args.backbone, "llm_layers": args.llm_layers, "precision": args.precision, "vocab_size": args.vocab_size or None,
-        "n_prototypes": args.prototypes, "prompt": not args.no_prompt, "epochs": args.epochs,
+        "n_prototypes": args.prototypes, "hints": args.hints,
+        "hint_models": args.hint_models, "residual_on": args.residual_on, "epochs": args.epochs,
         "batch_size": args.batch_size, "lr": args.lr, "sample_fraction": args.sample_fraction,
         "patience": args.patience, "time_budget": args.time_budget, "seed": args.seed,
         "checkpoint_dir": str(args.checkpoint_dir) if args.checkpoint_dir else None, "progress": not args.quiet})

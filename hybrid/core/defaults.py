@@ -24,10 +24,17 @@ class CoreDefaults:
     sample_fraction: float = 0.3
     patience: int = 2
     seed: int = 0
+    hints: str = "stats"  # none | stats | text | tokens | both (hybrid/core/hints.py)
+    hint_models: str = "linear,lightgbm,snaive"  # the classical models whose forecasts are hints
+    residual_on: str = "none"  # none, a classical model, or best (the hint model best on validation)
 
 
 DEFAULTS = CoreDefaults()
 PRECISIONS = ("auto", "bf16", "fp32")
+# none: no prompt at all; stats: the window's statistics (the paper's prompt); text: the
+# statistics and a line per hint model; tokens: the statistics, and the hint models' forecasts as
+# extra reprogrammed patches; both: text and tokens.
+HINT_MODES = ("none", "stats", "text", "tokens", "both")
 # Windows per forward pass when scoring or forecasting: larger batches allocate activations big
 # enough to be fresh pages every time, and ran slower here (SmolLM2, 2 layers: 8.9 ms per window
 # at 64 against 10.5 at 256).

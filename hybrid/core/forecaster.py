@@ -2,17 +2,22 @@
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from pathlib import Path
 
 import numpy as np
 import torch
 from tqdm.auto import tqdm
 
-from hybrid.core.defaults import DEFAULTS, EVAL_BATCH
+from baselines import FORECASTERS
+from baselines.cache import CachedForecaster
+from hybrid.core.defaults import DEFAULTS, EVAL_BATCH, HINT_MODES
+from hybrid.core.hints import HintTable
 from hybrid.core.backbone import Backbone, Tokenizer, load_backbone, resolve_dtype
 from hybrid.core.model import CoreConfig, TimeLLM
 from hybrid.core.training import TrainConfig, Trainer
-from hybrid.data import Part, SeriesBundle
+from hybrid.data import SeriesBundle
+from hybrid.errors import InputError
 from hybrid.forecaster import Forecaster
 
 # Words a forecaster's vocabulary should hold whatever its size (the condensed vocabulary).
@@ -49,19 +54,43 @@ def _series(data: SeriesBundle, origins: np.ndarray) -> tuple[np.ndarray, np.nda
     return _per_series(data.history(origins)), _per_series(data.future(origins))
 
 
+def model_names(spec: str | Sequence[str]) -> tuple[str, ...]:
+    """'linear,lightgbm' or ('linear', 'lightgbm') -> ('linear', 'lightgbm'), each a known classical model."""
+    names = tuple(dict.fromkeys(n.strip() for n in (spec.split(",") if isinstance(spec, str) else spec)
+                                if n.strip()))
+    unknown = [n for n in names if n not in FORECASTERS]
+    if unknown:
+        raise InputError(f"unknown hint model {', '.join(map(repr, unknown))}; known: {', '.join(FORECASTERS)}")
+    return names
+
+
 class TimeLLMForecaster(Forecaster):
     """Time-LLM (Jin et al., ICLR 2024) on a frozen backbone, trained on the training windows with
-    early stopping on the validation windows; the best epoch's weights are kept."""
+    early stopping on the validation windows (every `val_stride`-th origin); the best epoch's
+    weights are kept.
+
+    `hints` (none, stats, text, tokens, both) says what the core reads besides the window, and
+    `hint_models` which classical models' forecasts the hints hold. `residual_on` (a classical
+    model, `best`: the hint model with the lowest validation MSE, or `none`) makes the core
+    predict a correction to that model's forecast, starting exactly at it; the start is scored
+    on validation too, so no epoch worse than the base there is kept. The hint models' every-
+    origin forecasts come from the forecast cache (`cache_hints`), which ties predictions to the
+    data the core was fitted on; with `cache_hints=False` they are fitted and can forecast any
+    data.
+    """
 
     name = "timellm"
-    cache_ignores = ("checkpoint_dir", "progress")
+    cache_ignores = ("checkpoint_dir", "progress", "cache_hints")
 
     def __init__(self, backbone: str = DEFAULTS.backbone, llm_layers: int = DEFAULTS.llm_layers,
                  precision: str = DEFAULTS.precision, vocab_size: int | None = DEFAULTS.vocab_size,
                  n_prototypes: int = DEFAULTS.n_prototypes, patch_len: int = 16, stride: int = 8, d_model: int = 32,
-                 n_heads: int = 8, d_ff: int = 128, prompt: bool = True, epochs: int = DEFAULTS.epochs,
+                 n_heads: int = 8, d_ff: int = 128, hints: str = DEFAULTS.hints,
+                 hint_models: str | Sequence[str] = DEFAULTS.hint_models, residual_on: str = DEFAULTS.residual_on,
+                 cache_hints: bool = True, epochs: int = DEFAULTS.epochs,
                  batch_size: int = DEFAULTS.batch_size, lr: float = DEFAULTS.lr,
                  sample_fraction: float = DEFAULTS.sample_fraction, patience: int = DEFAULTS.patience,
+                 val_stride: int = 1,
                  time_budget: float | None = None, seed: int = DEFAULTS.seed, checkpoint_dir: str | None = None,
                  progress: bool = True) -> None:
         self.backbone = backbone
@@ -74,20 +103,71 @@ class TimeLLMForecaster(Forecaster):
         self.d_model = d_model
         self.n_heads = n_heads
         self.d_ff = d_ff
-        self.prompt = prompt
+        self.hints = hints
+        self.hint_models = hint_models
+        self.residual_on = residual_on
+        self.cache_hints = cache_hints
         self.epochs = epochs
         self.batch_size = batch_size
         self.lr = lr
         self.sample_fraction = sample_fraction
         self.patience = patience
+        self.val_stride = val_stride
         self.time_budget = time_budget
         self.seed = seed
         self.checkpoint_dir = checkpoint_dir
         self.progress = progress
 
+    def _hint_names(self) -> tuple[str, ...]:
+        """The hint models this configuration needs: none without text or token hints or a residual base."""
+        if self.hints not in HINT_MODES:
+            raise InputError(f"unknown hints '{self.hints}'; use one of {', '.join(HINT_MODES)}")
+        if self.residual_on not in ("none", "best", *FORECASTERS):
+            raise InputError(f"unknown residual_on '{self.residual_on}'; use none, best or one of {', '.join(FORECASTERS)}")
+        names = model_names(self.hint_models) if self.hints in ("text", "tokens", "both") else ()
+        if self.residual_on == "best":
+            return names or model_names(self.hint_models)
+        return names + ((self.residual_on,) if self.residual_on not in ("none", *names) else ())
+
+    def fit_hints(self, data: SeriesBundle) -> HintTable | None:
+        """Fit the hint models (their every-origin forecasts read from the forecast cache when
+        `cache_hints`) and build their table for `data`; sets `hint_table_`, `residual_model_`."""
+        names = self._hint_names()
+        self.hint_forecasters_: list[Forecaster] = []
+        for name in names:
+            model = FORECASTERS[name]()
+            self.hint_forecasters_.append((CachedForecaster(model) if self.cache_hints else model).fit(data))
+        self.hint_table_ = HintTable.build(data, self.hint_forecasters_) if names else None
+        self.residual_model_ = None
+        if self.residual_on == "best":
+            val_mse = self.hint_table_.mse(data, "val")
+            self.residual_model_ = min(val_mse, key=val_mse.get)
+        elif self.residual_on != "none":
+            self.residual_model_ = self.residual_on
+        return self.hint_table_
+
+    def hint_table(self, data: SeriesBundle) -> HintTable | None:
+        """The fitted hint models' table for `data` (the one built at fit when it is the same data)."""
+        self.check_fitted()
+        if self.hint_table_ is None or self.hint_table_.fingerprint == data.fingerprint():
+            return self.hint_table_
+        if self.cache_hints:
+            raise InputError("the hint models' forecasts were read from the cache for the data the core was "
+                             "fitted on; to forecast other data, fit with cache_hints=False")
+        return HintTable.build(data, self.hint_forecasters_)
+
+    def inputs(self, data: SeriesBundle, origins: np.ndarray, table: HintTable | None) -> tuple[np.ndarray, ...]:
+        """The core's inputs for these origins: look-backs [C*N, L], then, when it reads hints,
+        the hint forecasts [C*N, M, H] and their recent errors [C*N, M]."""
+        x = _per_series(data.history(origins))
+        return (x, *table.rows(origins)) if table is not None else (x,)
+
     def build(self, data: SeriesBundle, backbone: Backbone | None = None, **core: object) -> TimeLLM:
         """The untrained model for this data (seeded: the same weights every time); `core`
-        overrides fields of its `CoreConfig`."""
+        overrides fields of its `CoreConfig`. Hints and a residual base need `fit_hints` first."""
+        table = getattr(self, "hint_table_", None)
+        models = table.models if table is not None else ()
+        residual = getattr(self, "residual_model_", None)
         torch.manual_seed(self.seed)
         backbone = backbone or load_backbone(self.backbone, self.llm_layers, resolve_dtype(self.precision))
         vocab_ids = None
@@ -97,10 +177,12 @@ class TimeLLMForecaster(Forecaster):
                        else f"{data.name}: {data.n_channels} {data.freq.name} series.")
         config = CoreConfig(seq_len=data.seq_len, horizon=data.horizon, patch_len=self.patch_len,
                             stride=self.stride, d_model=self.d_model, n_heads=self.n_heads, d_ff=self.d_ff,
-                            n_prototypes=self.n_prototypes, prompt=self.prompt, **core)
+                            n_prototypes=self.n_prototypes, hints=self.hints, hint_models=models,
+                            residual_on=models.index(residual) if residual else None, **core)
         return TimeLLM(config, backbone, description, vocab_ids)
 
     def fit(self, data: SeriesBundle) -> "TimeLLMForecaster":
+        table = self.fit_hints(data)
         model = self.build(data)
         trainable = sum(p.numel() for p in model.trainable_parameters())
         frozen = sum(p.numel() for p in model.parameters() if not p.requires_grad)
@@ -108,10 +190,12 @@ class TimeLLMForecaster(Forecaster):
             tqdm.write(f"timellm: backbone {model.backbone.name} ({model.backbone.n_layers} layers), "
                        f"{trainable:,} trainable and {frozen:,} frozen parameters")
         config = TrainConfig(epochs=self.epochs, batch_size=self.batch_size, lr=self.lr, patience=self.patience,
-                             sample_fraction=self.sample_fraction, time_budget=self.time_budget, seed=self.seed)
+                             sample_fraction=self.sample_fraction, time_budget=self.time_budget, seed=self.seed,
+                             score_start=model.config.residual_on is not None)
         trainer = Trainer(model, config, Path(self.checkpoint_dir) if self.checkpoint_dir else None,
                           progress=self.progress)
-        parts: dict[Part, tuple[np.ndarray, np.ndarray]] = {p: _series(data, data.origins(p)) for p in ("train", "val")}
+        origins = {"train": data.origins("train"), "val": data.origins("val")[::self.val_stride]}
+        parts = {p: (*self.inputs(data, o, table), _per_series(data.future(o))) for p, o in origins.items()}
         trainer.fit(parts["train"], parts["val"])
         trainer.restore_best()
         self.model_ = model.eval()
@@ -129,8 +213,8 @@ class TimeLLMForecaster(Forecaster):
     def predict(self, data: SeriesBundle, origins: np.ndarray, batch_size: int = EVAL_BATCH) -> np.ndarray:
         self.check_fitted()
         origins = np.asarray(origins)
-        x = _per_series(data.history(origins))
-        out = np.empty((len(x), data.horizon), dtype=np.float32)
-        for rows, forecast in self.model_.forecast_batches(x, batch_size, "timellm predict", self.progress):
+        inputs = self.inputs(data, origins, self.hint_table(data))
+        out = np.empty((len(inputs[0]), data.horizon), dtype=np.float32)
+        for rows, forecast in self.model_.forecast_batches(inputs, batch_size, "timellm predict", self.progress):
             out[rows] = forecast.numpy()
         return out.reshape(data.n_channels, len(origins), data.horizon).transpose(1, 2, 0).astype(np.float64)

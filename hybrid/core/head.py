@@ -13,11 +13,14 @@ class OutputHead(nn.Module):
     d_ff x n_patches x H.
     """
 
-    def __init__(self, n_patches: int, d_ff: int, horizon: int, dropout: float = 0.1) -> None:
+    def __init__(self, n_patches: int, d_ff: int, horizon: int, dropout: float = 0.1, zero: bool = False) -> None:
         super().__init__()
         self.n_patches = n_patches
         self.d_ff = d_ff
         self.linear = nn.Linear(n_patches * d_ff, horizon)
+        if zero:  # a correction that starts at nothing (the residual mode)
+            nn.init.zeros_(self.linear.weight)
+            nn.init.zeros_(self.linear.bias)
         self.dropout = nn.Dropout(dropout)
 
     def forward(self, hidden: torch.Tensor) -> torch.Tensor:

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from collections.abc import Iterator
+from collections.abc import Iterator, Sequence
 from dataclasses import dataclass
 
 import numpy as np
@@ -12,6 +12,7 @@ from tqdm.auto import tqdm
 
 from hybrid.core.backbone import Backbone
 from hybrid.core.head import OutputHead
+from hybrid.core.defaults import HINT_MODES
 from hybrid.core.patch import PatchEmbedding, n_patches
 from hybrid.core.prompt import PromptBuilder
 from hybrid.core.prototypes import TextPrototypes
@@ -32,17 +33,52 @@ class CoreConfig:
     d_ff: int = 128
     n_prototypes: int = 1000
     dropout: float = 0.1
-    prompt: bool = True
+    hints: str = "stats"  # one of defaults.HINT_MODES
+    hint_models: tuple[str, ...] = ()  # the hint models, in the order of the hint arrays
+    residual_on: int | None = None  # index of the hint model whose forecast the core corrects
     compact_prompt: bool = True  # the window statistics in 41 tokens instead of the paper's 65
     cache_prompt: bool = True  # run the prompt once without gradients and attend to its KV cache
 
+    def __post_init__(self) -> None:
+        if self.hints not in HINT_MODES:
+            raise ValueError(f"unknown hints '{self.hints}'; use one of {', '.join(HINT_MODES)}")
+        if (self.text_hints or self.token_hints or self.residual_on is not None) and not self.hint_models:
+            raise ValueError(f"hints '{self.hints}' and a residual base need hint models")
+        if self.residual_on is not None and not 0 <= self.residual_on < len(self.hint_models):
+            raise ValueError(f"residual_on={self.residual_on} is not the index of a hint model")
+
+    @property
+    def prompt(self) -> bool:
+        return self.hints != "none"
+
+    @property
+    def text_hints(self) -> bool:
+        return self.hints in ("text", "both")
+
+    @property
+    def token_hints(self) -> bool:
+        return self.hints in ("tokens", "both")
+
+    @property
+    def needs_hints(self) -> bool:
+        """Whether `forward` needs the hint models' forecasts."""
+        return self.text_hints or self.token_hints or self.residual_on is not None
+
 
 class TimeLLM(nn.Module):
-    """[B, L] look-back windows -> [B, H] forecasts.
+    """[B, L] look-back windows (and the hint models' forecasts [B, M, H] with their recent
+    errors [B, M]) -> [B, H] forecasts.
 
     RevIN -> PatchEmbedding -> ReprogrammingLayer(patches, TextPrototypes) -> [prompt prefix +
     reprogrammed patches] -> frozen Backbone -> OutputHead -> RevIN undone. Only the patch
     embedding, the prototypes, the reprogramming and the head learn.
+
+    Hints (hints.py): the text ones extend the prompt; the token ones are the hint forecasts,
+    normalised with the window's own RevIN statistics, cut into patches, embedded and
+    reprogrammed like the input, marked by a learned embedding per hint model, and placed
+    between the prompt and the input's patches (a causal backbone lets the patches read them).
+    With `residual_on`, the head predicts a correction to that hint model's forecast and starts
+    at zero: before any training step the core returns the base forecast exactly.
     """
 
     def __init__(self, config: CoreConfig, backbone: Backbone, description: str,
@@ -54,40 +90,74 @@ class TimeLLM(nn.Module):
         self.prototypes = TextPrototypes(backbone.word_embeddings, config.n_prototypes, vocab_ids)
         self.reprogramming = ReprogrammingLayer(config.d_model, config.n_heads, config.d_ff, backbone.width,
                                                 config.dropout)
-        self.prompt = PromptBuilder(description, config.seq_len, config.horizon, config.compact_prompt)
+        self.prompt = PromptBuilder(description, config.seq_len, config.horizon, config.compact_prompt,
+                                    config.hint_models if config.text_hints else ())
         self.backbone = backbone
         self.head = OutputHead(n_patches(config.seq_len, config.patch_len, config.stride),
-                               min(config.d_ff, backbone.width), config.horizon, config.dropout)
+                               min(config.d_ff, backbone.width), config.horizon, config.dropout,
+                               zero=config.residual_on is not None)
+        if config.token_hints:
+            # small against the reprogrammed patches (their scale at init is about 1)
+            self.hint_embedding = nn.Parameter(0.02 * torch.randn(len(config.hint_models), backbone.width))
 
     def trainable_parameters(self) -> list[nn.Parameter]:
         return [p for p in self.parameters() if p.requires_grad]
 
-    def prompts(self, normalized: torch.Tensor) -> tuple[list[int], list[list[int]]] | None:
-        """Token ids of the prompt's shared head and of each window's statistics; None when there
+    def prompt_texts(self, normalized: torch.Tensor, hints: torch.Tensor | None = None,
+                     recent_error: torch.Tensor | None = None) -> list[str]:
+        """Each window's own part of the prompt (statistics, then any text hints)."""
+        return self.prompt.build(normalized, hints, recent_error)
+
+    def prompts(self, normalized: torch.Tensor, hints: torch.Tensor | None = None,
+                recent_error: torch.Tensor | None = None) -> tuple[list[int], list[list[int]]] | None:
+        """Token ids of the prompt's shared head and of each window's own part; None when there
         is no prompt or no backbone to read it."""
         if not self.config.prompt or self.backbone.n_layers == 0:
             return None
         encode = self.backbone.tokenizer.encode
-        return encode(self.prompt.head), [encode(text) for text in self.prompt.build(normalized)]
+        return encode(self.prompt.head), [encode(t) for t in self.prompt_texts(normalized, hints, recent_error)]
 
-    def forecast_batches(self, x: np.ndarray, batch_size: int, desc: str,
+    def forecast_batches(self, inputs: Sequence[np.ndarray], batch_size: int, desc: str,
                          progress: bool = True) -> Iterator[tuple[slice, torch.Tensor]]:
-        """Forecasts of the look-backs `x` [N, L], a batch at a time in eval mode without
-        gradients: (rows of `x`, their forecasts [rows, H])."""
+        """Forecasts for `inputs` (look-backs [N, L], then the hint arrays when the core reads
+        hints), a batch at a time in eval mode without gradients: (rows, forecasts [rows, H])."""
         self.eval()
         with torch.no_grad():
-            for start in tqdm(range(0, len(x), batch_size), desc=desc, unit="batch", leave=False,
+            for start in tqdm(range(0, len(inputs[0]), batch_size), desc=desc, unit="batch", leave=False,
                               disable=not progress):
                 rows = slice(start, start + batch_size)
-                yield rows, self(torch.as_tensor(x[rows], dtype=torch.float32))
+                yield rows, self(*(torch.as_tensor(a[rows], dtype=torch.float32) for a in inputs))
 
-    def forward(self, x: torch.Tensor) -> torch.Tensor:
+    def hint_tokens(self, hints: torch.Tensor) -> torch.Tensor:
+        """Normalised hint forecasts [B, M, H] -> patch embeddings [B, M * ceil(H / patch_len), d_model]."""
+        B, M, H = hints.shape
+        tiles = self.patch_embedding.tiles(hints.reshape(B * M, H))
+        return self.patch_embedding.embed(tiles).reshape(B, M * tiles.shape[1], -1)
+
+    def forward(self, x: torch.Tensor, hints: torch.Tensor | None = None,
+                recent_error: torch.Tensor | None = None) -> torch.Tensor:
+        if self.config.needs_hints and hints is None:
+            raise ValueError(f"this core reads hints ({self.config.hints}, residual_on={self.config.residual_on}): "
+                             "pass the hint models' forecasts")
         z, stats = self.revin.normalize(x)
-        prompts = self.prompts(z)
+        if hints is not None:
+            hints = (hints - stats.mean[:, :, None]) / stats.std[:, :, None]
+        prompts = self.prompts(z, hints, recent_error)
         head, per_window = prompts if prompts else (None, None)
         # With a reduced-precision backbone, the trainable layers before it multiply in that
         # precision too (mixed precision: their weights, and the head after, stay fp32).
         with torch.autocast(x.device.type, dtype=self.backbone.dtype, enabled=self.backbone.dtype != torch.float32):
-            reprogrammed = self.reprogramming(self.patch_embedding(z), self.prototypes())
+            embedded = self.patch_embedding(z)
+            if self.config.token_hints:  # one reprogramming call for the hints' patches and the input's
+                hint_patches = self.hint_tokens(hints)
+                n_hint = hint_patches.shape[1]
+                embedded = torch.cat([hint_patches, embedded], dim=1)
+            reprogrammed = self.reprogramming(embedded, self.prototypes())
+            if self.config.token_hints:
+                marks = self.hint_embedding.repeat_interleave(n_hint // len(self.config.hint_models), dim=0)
+                reprogrammed = torch.cat([reprogrammed[:, :n_hint] + marks, reprogrammed[:, n_hint:]], dim=1)
             hidden = self.backbone(reprogrammed, per_window, head=head, use_cache=self.config.cache_prompt)
-        return self.revin.denormalize(self.head(hidden.float()), stats)
+        out = self.head(hidden.float())
+        if self.config.residual_on is not None:
+            out = out + hints[:, self.config.residual_on]
+        return self.revin.denormalize(out, stats)

@@ -32,6 +32,18 @@ class PatchEmbedding(nn.Module):
         """The raw patches [B, n_patches, patch_len]."""
         return self.pad(x.unsqueeze(1)).squeeze(1).unfold(-1, self.patch_len, self.stride)
 
+    def embed(self, patches: torch.Tensor) -> torch.Tensor:
+        """Raw patches [B, n, patch_len] -> embeddings [B, n, d_model]."""
+        return self.dropout(self.conv(patches.transpose(1, 2)).transpose(1, 2))
+
     def forward(self, x: torch.Tensor) -> torch.Tensor:
-        p = self.patches(x)
-        return self.dropout(self.conv(p.transpose(1, 2)).transpose(1, 2))
+        return self.embed(self.patches(x))
+
+    def tiles(self, x: torch.Tensor) -> torch.Tensor:
+        """Non-overlapping patches [B, ceil(T / patch_len), patch_len] of [B, T], the end padded
+        with copies of the last value: how a hint forecast is cut (half the tokens of the
+        overlapping cut, and a hint is read for every window)."""
+        pad = (-x.shape[-1]) % self.patch_len
+        if pad:
+            x = torch.cat([x, x[:, -1:].expand(-1, pad)], dim=-1)
+        return x.unfold(-1, self.patch_len, self.patch_len)

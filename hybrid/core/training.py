@@ -37,14 +37,22 @@ class TrainConfig:
     # seconds for the whole fit: no epoch starts that the last one's duration says would end past it
     time_budget: float | None = None
     seed: int = DEFAULTS.seed
+    # score the untrained model on validation first: an epoch is then kept only if it beats the
+    # start (in the residual mode the start is the base forecast, so the core never does worse
+    # than its base on validation)
+    score_start: bool = False
 
 
-def _windows(x: np.ndarray, y: np.ndarray, index: np.ndarray) -> tuple[torch.Tensor, torch.Tensor]:
-    return torch.as_tensor(x[index], dtype=torch.float32), torch.as_tensor(y[index], dtype=torch.float32)
+def _batch(arrays: tuple[np.ndarray, ...], index: np.ndarray) -> list[torch.Tensor]:
+    return [torch.as_tensor(a[index], dtype=torch.float32) for a in arrays]
 
 
 class Trainer:
-    """Trains a `TimeLLM` on windows [N, L] -> [N, H] (one series each)."""
+    """Trains a `TimeLLM` on windows [N, L] -> [N, H] (one series each).
+
+    A set of windows is a tuple of arrays: the model's inputs (look-backs [N, L], then the hint
+    arrays when the core reads hints), then the targets [N, H].
+    """
 
     def __init__(self, model: TimeLLM, config: TrainConfig, checkpoint_dir: Path | None = None,
                  progress: bool = True) -> None:
@@ -68,17 +76,26 @@ class Trainer:
         progress = (self.step - warm) / max(1, total_steps - warm)
         return self.config.lr * 0.5 * (1 + math.cos(math.pi * min(1.0, progress)))
 
-    def evaluate(self, x: np.ndarray, y: np.ndarray, batch_size: int = EVAL_BATCH) -> float:
+    def evaluate(self, *windows: np.ndarray, batch_size: int = EVAL_BATCH) -> float:
         """MSE over every window."""
+        *inputs, y = windows
         total, count = 0.0, 0
-        for rows, forecast in self.model.forecast_batches(x, batch_size, "validation", self.progress):
+        for rows, forecast in self.model.forecast_batches(inputs, batch_size, "validation", self.progress):
             yb = torch.as_tensor(y[rows], dtype=torch.float32)
             total += torch.sum((forecast - yb) ** 2).item()
             count += yb.numel()
         return total / count
 
-    def fit(self, train: tuple[np.ndarray, np.ndarray], val: tuple[np.ndarray, np.ndarray]) -> list[dict]:
+    def fit(self, train: tuple[np.ndarray, ...], val: tuple[np.ndarray, ...]) -> list[dict]:
         cfg = self.config
+        if cfg.score_start and self.epoch == 0 and not self.history:
+            start = time.perf_counter()
+            self.best_val = self.evaluate(*val)
+            self.best_state = {n: p.detach().clone() for n, p in self.params.items()}
+            self.history.append({"epoch": 0, "train_mse": None, "val_mse": self.best_val,
+                                 "seconds": time.perf_counter() - start})
+            if self.progress:
+                tqdm.write(f"before training: val MSE {self.best_val:.4f}")
         n_per_epoch = max(1, int(round(cfg.sample_fraction * len(train[0]))))
         steps_per_epoch = math.ceil(n_per_epoch / cfg.batch_size)
         total_steps = steps_per_epoch * cfg.epochs
@@ -90,10 +107,10 @@ class Trainer:
                        disable=not self.progress, unit="batch")
             epoch_start, losses = time.perf_counter(), []
             for b in bar:
-                xb, yb = _windows(*train, order[b * cfg.batch_size:(b + 1) * cfg.batch_size])
+                *inputs, yb = _batch(train, order[b * cfg.batch_size:(b + 1) * cfg.batch_size])
                 for group in self.optimizer.param_groups:
                     group["lr"] = self._lr(total_steps)
-                loss = torch.nn.functional.mse_loss(self.model(xb), yb)
+                loss = torch.nn.functional.mse_loss(self.model(*inputs), yb)
                 self.optimizer.zero_grad(set_to_none=True)
                 loss.backward()
                 torch.nn.utils.clip_grad_norm_(self.params.values(), cfg.clip)
@@ -102,6 +119,7 @@ class Trainer:
                 losses.append(loss.item())
                 rate = (b + 1) * cfg.batch_size / (time.perf_counter() - epoch_start)
                 bar.set_postfix(loss=f"{np.mean(losses[-20:]):.4f}", windows_per_s=f"{rate:.0f}")
+            train_seconds = time.perf_counter() - epoch_start
             val_mse = self.evaluate(*val)
             self.epoch += 1
             improved = val_mse < self.best_val
@@ -110,7 +128,8 @@ class Trainer:
             if improved:
                 self.best_state = {n: p.detach().clone() for n, p in self.params.items()}
             self.history.append({"epoch": self.epoch, "train_mse": float(np.mean(losses)), "val_mse": val_mse,
-                                 "seconds": time.perf_counter() - epoch_start})
+                                 "seconds": time.perf_counter() - epoch_start, "train_seconds": train_seconds,
+                                 "train_windows": n_per_epoch})
             if self.progress:
                 tqdm.write(f"epoch {self.epoch}: train MSE {np.mean(losses):.4f}, val MSE {val_mse:.4f}"
                            f"{' (best so far)' if improved else ''}, {self.history[-1]['seconds']:.0f} s")
