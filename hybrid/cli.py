@@ -57,46 +57,28 @@ class _Parser(argparse.ArgumentParser):
         self.exit(2, f"{self.prog}: error: {message} (see {self.prog} --help)\n")
 
 
-def build_parser() -> argparse.ArgumentParser:
-    parser = _Parser(
-        prog="hybrid",
-        description="A forecasting ensemble: classical models beside a Time-LLM core, fused by a "
-        "learned router. Every model is scored on the public long-horizon protocol "
-        "(z-scored MSE/MAE over every validation and test window).",
-    )
-    sub = parser.add_subparsers(dest="command", required=True, parser_class=_Parser)
-    fit = sub.add_parser(
-        "fit",
-        help="fit forecasters on a dataset and print their comparison table",
-        description="Fit the chosen forecasters on the training part, score them on every "
-        "validation and test window, print the comparison table (lowest test MSE marked *) and "
-        "write comparison.csv, comparison.md, config.json and forecast.png (the last test window "
-        "of the last column) to --out.",
-    )
-    fit.add_argument("--data", default="ETTh1", metavar="PATH_OR_NAME",
-                     help="a CSV file (wide: a date column + numeric columns; or long: unique_id, "
-                     "ds, y) or a dataset named in datasets/manifest.toml (default: ETTh1)")
-    channels = fit.add_mutually_exclusive_group()
+def _data_arguments(parser: argparse.ArgumentParser) -> None:
+    parser.add_argument("--data", default="ETTh1", metavar="PATH_OR_NAME",
+                        help="a CSV file (wide: a date column + numeric columns; or long: unique_id, "
+                        "ds, y) or a dataset named in datasets/manifest.toml (default: ETTh1)")
+    channels = parser.add_mutually_exclusive_group()
     channels.add_argument("--target", metavar="COL",
                           help="forecast only this column (or unique_id)")
     channels.add_argument("--all", action="store_true",
                           help="forecast every column, each as its own series (the default)")
-    fit.add_argument("--horizon", type=int, metavar="H",
-                     help="steps to forecast (default: the manifest's first horizon, or chosen "
-                     "from the data's length and frequency)")
-    fit.add_argument("--seq-len", type=int, metavar="L",
-                     help="look-back window (default: the manifest's, e.g. 512 for ETT, or chosen "
-                     "from the data's length and frequency)")
-    fit.add_argument("--models", default=",".join(CLASSICAL), metavar="LIST",
-                     help=f"comma-separated forecasters, from: {', '.join(KNOWN_MODELS)} "
-                     "(default: every classical one)")
-    fit.add_argument("--out", type=Path, metavar="DIR",
-                     help="folder for comparison.csv, comparison.md, config.json and forecast.png "
-                     "(default: runs/<data>-H<horizon>)")
-    fit.add_argument("--fill", choices=FILL_METHODS,
-                     help="fill NaN/inf values (ffill: carry the last value forward, leading gaps "
-                     "take the first value; interpolate: linear) instead of refusing the data")
-    core = fit.add_argument_group("the Time-LLM core (--models ...,timellm)")
+    parser.add_argument("--horizon", type=int, metavar="H",
+                        help="steps to forecast (default: the manifest's first horizon, or chosen "
+                        "from the data's length and frequency)")
+    parser.add_argument("--seq-len", type=int, metavar="L",
+                        help="look-back window (default: the manifest's, e.g. 512 for ETT, or chosen "
+                        "from the data's length and frequency)")
+    parser.add_argument("--fill", choices=FILL_METHODS,
+                        help="fill NaN/inf values (ffill: carry the last value forward, leading gaps "
+                        "take the first value; interpolate: linear) instead of refusing the data")
+
+
+def _core_arguments(parser: argparse.ArgumentParser, title: str) -> None:
+    core = parser.add_argument_group(title)
     d = DEFAULTS
     core.add_argument("--backbone", default=d.backbone,
                       help=f"{d.backbone} (default), minilm, tiny-random-llama, none (no LLM), or a Hugging "
@@ -133,13 +115,93 @@ def build_parser() -> argparse.ArgumentParser:
     core.add_argument("--checkpoint-dir", type=Path, help="keep best/last checkpoints here (safetensors + JSON)")
     core.add_argument("--seed", type=int, default=d.seed,
                       help=f"seed for initialisation and sampling (default {d.seed})")
+
+
+def build_parser() -> argparse.ArgumentParser:
+    parser = _Parser(
+        prog="hybrid",
+        description="A forecasting ensemble: classical models beside a Time-LLM core, fused by a "
+        "learned router. Every model is scored on the public long-horizon protocol "
+        "(z-scored MSE/MAE over every validation and test window).",
+    )
+    sub = parser.add_subparsers(dest="command", required=True, parser_class=_Parser)
+    fit = sub.add_parser(
+        "fit",
+        help="fit forecasters on a dataset and print their comparison table",
+        description="Fit the chosen forecasters on the training part, score them on every "
+        "validation and test window, print the comparison table (lowest test MSE marked *) and "
+        "write comparison.csv, comparison.md, config.json and forecast.png (the last test window "
+        "of the last column) to --out.",
+    )
+    _data_arguments(fit)
+    fit.add_argument("--models", default=",".join(CLASSICAL), metavar="LIST",
+                     help=f"comma-separated forecasters, from: {', '.join(KNOWN_MODELS)} "
+                     "(default: every classical one)")
+    fit.add_argument("--out", type=Path, metavar="DIR",
+                     help="folder for comparison.csv, comparison.md, config.json and forecast.png "
+                     "(default: runs/<data>-H<horizon>)")
+    _core_arguments(fit, "the Time-LLM core (--models ...,timellm)")
     fit.add_argument("--no-cache", action="store_true",
                      help="recompute every forecast instead of reading the forecast cache "
                      "($HYBRID_CACHE_DIR/forecasts, default ~/.cache/hybrid/forecasts)")
     fit.add_argument("--quiet", action="store_true", help="no progress bars or notes")
     fit.add_argument("--verbose", action="store_true", help="let Prophet and cmdstanpy log")
     fit.set_defaults(func=run_fit)
+
+    explain = sub.add_parser(
+        "explain",
+        help="show what the core read for one window: prompt, statistics, hints, prototypes",
+        description="Print, for one window, the prompt the core sent to the backbone (and its length in "
+        "tokens), the window's statistics, each hint model's hint and recent accuracy, and the text "
+        "prototypes the window's patches attended to most, with the words nearest to each. With "
+        "--checkpoint, the core trained by `hybrid fit --models timellm --checkpoint-dir DIR` (its settings "
+        "come from the checkpoint); without, an untrained core of the settings given here.",
+    )
+    _data_arguments(explain)
+    explain.add_argument("--window", type=int, default=-1, metavar="N",
+                         help="the N-th window of --part (0 = the first; negative counts from the end; default -1)")
+    explain.add_argument("--part", choices=("train", "val", "test"), default="test",
+                         help="which part's windows --window counts (default test)")
+    explain.add_argument("--channel", metavar="COL", help="which column's series (default: the last column)")
+    explain.add_argument("--checkpoint", type=Path, metavar="DIR",
+                         help="a --checkpoint-dir of `hybrid fit` (its best epoch), or a checkpoint stem")
+    explain.add_argument("--top", type=int, default=5, help="prototypes and nearest words shown (default 5)")
+    _core_arguments(explain, "the core's settings (ignored with --checkpoint)")
+    explain.set_defaults(func=run_explain)
     return parser
+
+
+def _core_params(args: argparse.Namespace) -> dict:
+    """The core's constructor parameters from the command line."""
+    return {"backbone": args.backbone, "llm_layers": args.llm_layers, "precision": args.precision,
+            "vocab_size": args.vocab_size or None, "n_prototypes": args.prototypes, "hints": args.hints,
+            "hint_models": args.hint_models, "residual_on": args.residual_on, "epochs": args.epochs,
+            "batch_size": args.batch_size, "lr": args.lr, "sample_fraction": args.sample_fraction,
+            "patience": args.patience, "time_budget": args.time_budget, "seed": args.seed,
+            "checkpoint_dir": str(args.checkpoint_dir) if args.checkpoint_dir else None,
+            "progress": not getattr(args, "quiet", False)}
+
+
+def run_explain(args: argparse.Namespace) -> int:
+    from hybrid.core.explain import explain
+    from hybrid.core.forecaster import TimeLLMForecaster
+
+    data = load(args.data, target=args.target, seq_len=args.seq_len, horizon=args.horizon, fill=args.fill)
+    origins = data.origins(args.part)
+    if not -len(origins) <= args.window < len(origins):
+        raise InputError(f"--window {args.window} is outside the {len(origins)} windows of the {args.part} part")
+    if args.channel is not None and args.channel not in data.columns:
+        raise InputError(f"unknown --channel '{args.channel}'; columns are: {', '.join(data.columns)}")
+    channel = data.columns.index(args.channel) if args.channel is not None else -1
+    if args.checkpoint:
+        core = TimeLLMForecaster.from_checkpoint(args.checkpoint, data, progress=False)
+    else:
+        core = TimeLLMForecaster(**{**_core_params(args), "checkpoint_dir": None, "progress": False})
+        core.fit_hints(data)
+        core.model_ = core.build(data)
+        print("note: an untrained core (pass --checkpoint DIR for one trained by hybrid fit --checkpoint-dir DIR)")
+    print(explain(core, data, int(origins[args.window]), channel, args.top).text())
+    return 0
 
 
 def _write_outputs(out: Path, files: dict[str, str | bytes]) -> None:
@@ -183,13 +245,7 @@ def _config(args: argparse.Namespace, data: SeriesBundle, models: Sequence[Forec
 
 def run_fit(args: argparse.Namespace) -> int:
     say = (lambda msg: None) if args.quiet else print
-    models = make_models(args.models, {
-        "backbone": args.backbone, "llm_layers": args.llm_layers, "precision": args.precision, "vocab_size": args.vocab_size or None,
-        "n_prototypes": args.prototypes, "hints": args.hints,
-        "hint_models": args.hint_models, "residual_on": args.residual_on, "epochs": args.epochs,
-        "batch_size": args.batch_size, "lr": args.lr, "sample_fraction": args.sample_fraction,
-        "patience": args.patience, "time_budget": args.time_budget, "seed": args.seed,
-        "checkpoint_dir": str(args.checkpoint_dir) if args.checkpoint_dir else None, "progress": not args.quiet})
+    models = make_models(args.models, _core_params(args))
     data = load(args.data, target=args.target, seq_len=args.seq_len, horizon=args.horizon,
                 fill=args.fill, log=say)
     out = args.out or Path("runs") / f"{data.name}-H{data.horizon}"

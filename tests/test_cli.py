@@ -62,6 +62,27 @@ def test_fit_trains_the_core_beside_the_classical_models(csv_path, tmp_path, cap
     assert config["models"]["timellm"]["precision"] == "fp32"
 
 
+def test_the_core_takes_hints_and_explains_a_window(csv_path, tmp_path, capsys):
+    core = ["--backbone", "tiny-random-llama", "--prototypes", "16", "--vocab-size", "64", "--precision", "fp32",
+            "--hints", "both", "--hint-models", "linear,snaive", "--residual-on", "linear"]
+    assert main(["fit", "--data", str(csv_path), "--seq-len", "48", "--horizon", "12", "--models", "timellm", *core,
+                 "--epochs", "1", "--sample-fraction", "0.2", "--checkpoint-dir", str(tmp_path / "ckpt"),
+                 "--out", str(tmp_path / "run"), "--quiet"]) == 0
+    params = json.loads((tmp_path / "run" / "config.json").read_text())["models"]["timellm"]
+    assert (params["hints"], params["hint_models"], params["residual_on"]) == ("both", "linear,snaive", "linear")
+    capsys.readouterr()
+    # the settings come from the checkpoint: the flags here (none given) are not needed
+    assert main(["explain", "--data", str(csv_path), "--seq-len", "48", "--horizon", "12", "--window", "3",
+                 "--checkpoint", str(tmp_path / "ckpt"), "--top", "4"]) == 0
+    text = capsys.readouterr().out
+    assert "prompt as sent" in text and " linear " in text and " snaive " in text  # the text hints
+    assert "residual: the core corrects linear's forecast" in text
+    assert text.count("nearest words:") == 4
+    assert main(["explain", "--data", str(csv_path), "--seq-len", "48", "--horizon", "12", "--window", "100000",
+                 "--checkpoint", str(tmp_path / "ckpt")]) == 2
+    assert "outside the" in capsys.readouterr().err
+
+
 def test_fit_target_column_only(csv_path, tmp_path):
     out = tmp_path / "run"
     assert main(["fit", "--data", str(csv_path), "--target", "s1", "--models", "linear",

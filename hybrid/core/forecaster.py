@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 from collections.abc import Sequence
 from pathlib import Path
 
@@ -193,7 +194,7 @@ class TimeLLMForecaster(Forecaster):
                              sample_fraction=self.sample_fraction, time_budget=self.time_budget, seed=self.seed,
                              score_start=model.config.residual_on is not None)
         trainer = Trainer(model, config, Path(self.checkpoint_dir) if self.checkpoint_dir else None,
-                          progress=self.progress)
+                          progress=self.progress, about={"forecaster": self._saved_params()})
         origins = {"train": data.origins("train"), "val": data.origins("val")[::self.val_stride]}
         parts = {p: (*self.inputs(data, o, table), _per_series(data.future(o))) for p, o in origins.items()}
         trainer.fit(parts["train"], parts["val"])
@@ -202,6 +203,33 @@ class TimeLLMForecaster(Forecaster):
         self.history_ = trainer.history
         self.best_val_ = trainer.best_val
         self.n_trainable_, self.n_frozen_ = trainable, frozen
+        return self
+
+    def _saved_params(self) -> dict:
+        return {k: v for k, v in self.get_params().items() if k not in ("checkpoint_dir", "progress")}
+
+    @classmethod
+    def from_checkpoint(cls, stem: str | Path, data: SeriesBundle, progress: bool = True) -> "TimeLLMForecaster":
+        """The core saved by `fit(...)` with a `checkpoint_dir` (stem: `<dir>/best` or `<dir>/last`),
+        ready to predict on `data` (its hint models are fitted, or read from the cache, again)."""
+        stem = Path(stem)
+        if stem.is_dir():
+            stem = stem / "best"
+        try:
+            meta = json.loads(Path(f"{stem}.json").read_text())
+            params = meta["about"]["forecaster"]
+        except (OSError, ValueError, KeyError) as exc:
+            raise InputError(f"{stem}.json is not a checkpoint of the core written by fit with a checkpoint "
+                             f"folder ({exc})") from exc
+        self = cls(**params, progress=progress)
+        self.fit_hints(data)
+        model = self.build(data)
+        if model.config.seq_len != meta["core_config"]["seq_len"] or model.config.horizon != meta["core_config"]["horizon"]:
+            raise InputError(f"the checkpoint was trained for seq_len {meta['core_config']['seq_len']}, horizon "
+                             f"{meta['core_config']['horizon']}: load the data with those")
+        Trainer(model, TrainConfig()).load(stem, weights_only=True)
+        self.model_ = model.eval()
+        self.history_, self.best_val_ = meta["history"], meta["best_val"]
         return self
 
     def nearest_words(self, top: int = 5) -> list[list[str]]:

@@ -93,11 +93,15 @@ class TimeLLM(nn.Module):
         self.prompt = PromptBuilder(description, config.seq_len, config.horizon, config.compact_prompt,
                                     config.hint_models if config.text_hints else ())
         self.backbone = backbone
-        self.head = OutputHead(n_patches(config.seq_len, config.patch_len, config.stride),
-                               min(config.d_ff, backbone.width), config.horizon, config.dropout,
+        n_read = n_patches(config.seq_len, config.patch_len, config.stride)
+        if config.token_hints and backbone.n_layers == 0:
+            # Without an LLM nothing mixes the hint tokens into the input's positions: the head
+            # reads them itself, so that `none` with hints still answers "does the LLM matter".
+            n_read += len(config.hint_models) * -(-config.horizon // config.patch_len)
+        self.head = OutputHead(n_read, min(config.d_ff, backbone.width), config.horizon, config.dropout,
                                zero=config.residual_on is not None)
         if config.token_hints:
-            # small against the reprogrammed patches (their scale at init is about 1)
+            # a small mark beside the reprogrammed patch it is added to
             self.hint_embedding = nn.Parameter(0.02 * torch.randn(len(config.hint_models), backbone.width))
 
     def trainable_parameters(self) -> list[nn.Parameter]:

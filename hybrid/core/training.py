@@ -55,8 +55,9 @@ class Trainer:
     """
 
     def __init__(self, model: TimeLLM, config: TrainConfig, checkpoint_dir: Path | None = None,
-                 progress: bool = True) -> None:
+                 progress: bool = True, about: dict | None = None) -> None:
         self.model = model
+        self.about = about or {}  # written into each checkpoint's JSON (what made the model)
         self.config = config
         self.checkpoint_dir = Path(checkpoint_dir) if checkpoint_dir else None
         self.progress = progress
@@ -96,6 +97,8 @@ class Trainer:
                                  "seconds": time.perf_counter() - start})
             if self.progress:
                 tqdm.write(f"before training: val MSE {self.best_val:.4f}")
+            if self.checkpoint_dir:  # the start is the best until an epoch beats it
+                self.save(self.checkpoint_dir / "best")
         n_per_epoch = max(1, int(round(cfg.sample_fraction * len(train[0]))))
         steps_per_epoch = math.ceil(n_per_epoch / cfg.batch_size)
         total_steps = steps_per_epoch * cfg.epochs
@@ -166,7 +169,7 @@ class Trainer:
         meta = {"epoch": self.epoch, "step": self.step, "best_val": self.best_val, "bad_epochs": self.bad_epochs,
                 "history": self.history, "train_config": asdict(self.config),
                 "core_config": asdict(self.model.config), "backbone": self.model.backbone.name,
-                "llm_layers": self.model.backbone.n_layers}
+                "llm_layers": self.model.backbone.n_layers, "about": self.about}
         Path(f"{stem}.json").write_text(json.dumps(meta, indent=1))
 
     def load(self, stem: Path, weights_only: bool = False) -> None:
