@@ -57,7 +57,8 @@ class HFTokenizer:
         return self.tokenizer(text, add_special_tokens=False)["input_ids"]
 
     def token(self, token_id: int) -> str:
-        return self.tokenizer.convert_ids_to_tokens(int(token_id))
+        """The token's text as it reads (a leading space, not the byte-level 'Ġ' marker)."""
+        return self.tokenizer.decode([int(token_id)])
 
 
 def _layer_list(model: nn.Module) -> tuple[nn.Module, str]:
