@@ -98,6 +98,8 @@ def write_table(done: list[dict], budget: dict) -> None:
     shown = table[["dataset", "horizon", "model", "residual_base", "val_mse", "test_mse", "test_mae",
                    "fit_seconds", "ms_per_train_sequence", "best_epoch", "commit"]].copy()
     shown["commit"] = shown["commit"].str[:7]
+    for column, digits in (("fit_seconds", 0), ("ms_per_train_sequence", 1), ("best_epoch", 0)):
+        shown[column] = [f"{v:.{digits}f}" if v == v else "" for v in shown[column]]  # NaN: a hint model's row
     published = "\n".join(f"- published Time-LLM (LLaMA-7B, 8 GPUs), {d} H = {h}: test MSE {v}"
                           for (d, h), v in PUBLISHED_TIMELLM.items())
     text = (f"- budget of every core row: {budget} (SmolLM2, 2 layers, the core's other defaults); "
@@ -118,6 +120,7 @@ def main() -> None:
     parser.add_argument("--sample-fraction", type=float, default=0.15)
     parser.add_argument("--val-stride", type=int, default=4)
     parser.add_argument("--fresh", action="store_true", help="forget the rows of earlier runs")
+    parser.add_argument("--report", action="store_true", help="only rewrite the table from the result file")
     args = parser.parse_args()
     budget = {"epochs": args.epochs, "sample_fraction": args.sample_fraction, "val_stride": args.val_stride}
     path = RESULTS / f"{STEM}.json"
@@ -126,6 +129,9 @@ def main() -> None:
         earlier = json.loads(path.read_text())
         done = [r for r in earlier["rows"] if r.get("budget", budget) == budget]
     have = {(r["dataset"], r["horizon"], r["row"]) for r in done}
+    if args.report:
+        write_table(done, budget)
+        return
 
     for name in args.data:
         for horizon in args.horizons:
