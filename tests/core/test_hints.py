@@ -162,3 +162,13 @@ def test_without_an_llm_the_head_reads_the_hint_tokens(data, fitted):
               for a in forecaster.inputs(data, data.origins("val")[:4], forecaster.hint_table_)]
     with torch.no_grad():
         assert not torch.allclose(model(*inputs), model(inputs[0], inputs[1] + 1.0, inputs[2]))
+
+
+def test_a_checkpoint_restores_the_fitted_core_and_its_hint_settings(data, tmp_path):
+    # no residual: its zero head would make an untrained core forecast like the trained one
+    model = TimeLLMForecaster(hints="tokens", epochs=1, sample_fraction=0.2, checkpoint_dir=str(tmp_path),
+                              **TINY).fit(data)
+    restored = TimeLLMForecaster.from_checkpoint(tmp_path, data, progress=False)
+    assert (restored.hints, restored.hint_models) == ("tokens", "linear,snaive")
+    origins = data.origins("test")[:16]
+    np.testing.assert_allclose(restored.predict(data, origins), model.predict(data, origins), atol=1e-6)
