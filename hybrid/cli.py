@@ -101,6 +101,10 @@ def _core_arguments(parser: argparse.ArgumentParser, title: str) -> None:
     core.add_argument("--residual-on", default=d.residual_on, metavar="MODEL",
                       help="the core predicts a correction to this classical model's forecast, starting at it: "
                       f"a model name, best (the hint model best on validation) or none (default {d.residual_on})")
+    core.add_argument("--hint-folds", type=int, default=d.hint_folds, metavar="K",
+                      help="0 (default): the hint models' own, in-sample, forecasts on the training windows; K >= 2: "
+                      "cross-fitted over K forward folds (each block's hints from models fitted on the rows before "
+                      "it; the first block's windows are left out of training)")
     core.add_argument("--epochs", type=int, default=d.epochs, help=f"at most this many epochs (default {d.epochs})")
     core.add_argument("--batch-size", type=int, default=d.batch_size,
                       help=f"windows per step (default {d.batch_size})")
@@ -175,7 +179,8 @@ def _core_params(args: argparse.Namespace) -> dict:
     """The core's constructor parameters from the command line."""
     return {"backbone": args.backbone, "llm_layers": args.llm_layers, "precision": args.precision,
             "vocab_size": args.vocab_size or None, "n_prototypes": args.prototypes, "hints": args.hints,
-            "hint_models": args.hint_models, "residual_on": args.residual_on, "epochs": args.epochs,
+            "hint_models": args.hint_models, "residual_on": args.residual_on,
+            "hint_folds": args.hint_folds, "epochs": args.epochs,
             "batch_size": args.batch_size, "lr": args.lr, "sample_fraction": args.sample_fraction,
             "patience": args.patience, "time_budget": args.time_budget, "seed": args.seed,
             "checkpoint_dir": str(args.checkpoint_dir) if args.checkpoint_dir else None,

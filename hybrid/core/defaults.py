@@ -27,6 +27,7 @@ class CoreDefaults:
     hints: str = "stats"  # none | stats | text | tokens | both (hybrid/core/hints.py)
     hint_models: str = "linear,lightgbm,snaive"  # the classical models whose forecasts are hints
     residual_on: str = "none"  # none, a classical model, or best (the hint model best on validation)
+    hint_folds: int = 0  # 0: in-sample hints on training windows; K >= 2: cross-fitted over K forward folds
 
 
 DEFAULTS = CoreDefaults()

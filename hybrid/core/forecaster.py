@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import json
 from collections.abc import Sequence
+from functools import partial
 from pathlib import Path
 
 import numpy as np
@@ -13,7 +14,7 @@ from tqdm.auto import tqdm
 from baselines import FORECASTERS
 from baselines.cache import CachedForecaster
 from hybrid.core.defaults import DEFAULTS, EVAL_BATCH, HINT_MODES
-from hybrid.core.hints import HintTable
+from hybrid.core.hints import HintTable, crossfit_forecasts
 from hybrid.core.backbone import Backbone, Tokenizer, load_backbone, resolve_dtype
 from hybrid.core.model import CoreConfig, TimeLLM
 from hybrid.core.training import TrainConfig, Trainer
@@ -74,7 +75,10 @@ class TimeLLMForecaster(Forecaster):
     `hint_models` which classical models' forecasts the hints hold. `residual_on` (a classical
     model, `best`: the hint model with the lowest validation MSE, or `none`) makes the core
     predict a correction to that model's forecast, starting exactly at it; the start is scored
-    on validation too, so no epoch worse than the base there is kept. The hint models' every-
+    on validation too, so no epoch worse than the base there is kept. With `hint_folds` K >= 2
+    the hints of training windows are cross-fitted (hints.forward_folds): forecasts of models
+    fitted only on rows before the window's block, as out of sample as they are on validation
+    and test; the first block's windows, which have none, are left out of training. The hint models' every-
     origin forecasts come from the forecast cache (`cache_hints`), which ties predictions to the
     data the core was fitted on; with `cache_hints=False` they are fitted and can forecast any
     data.
@@ -88,7 +92,7 @@ class TimeLLMForecaster(Forecaster):
                  n_prototypes: int = DEFAULTS.n_prototypes, patch_len: int = 16, stride: int = 8, d_model: int = 32,
                  n_heads: int = 8, d_ff: int = 128, hints: str = DEFAULTS.hints,
                  hint_models: str | Sequence[str] = DEFAULTS.hint_models, residual_on: str = DEFAULTS.residual_on,
-                 cache_hints: bool = True, epochs: int = DEFAULTS.epochs,
+                 hint_folds: int = DEFAULTS.hint_folds, cache_hints: bool = True, epochs: int = DEFAULTS.epochs,
                  batch_size: int = DEFAULTS.batch_size, lr: float = DEFAULTS.lr,
                  sample_fraction: float = DEFAULTS.sample_fraction, patience: int = DEFAULTS.patience,
                  val_stride: int = 1,
@@ -107,6 +111,7 @@ class TimeLLMForecaster(Forecaster):
         self.hints = hints
         self.hint_models = hint_models
         self.residual_on = residual_on
+        self.hint_folds = hint_folds
         self.cache_hints = cache_hints
         self.epochs = epochs
         self.batch_size = batch_size
@@ -134,11 +139,17 @@ class TimeLLMForecaster(Forecaster):
         """Fit the hint models (their every-origin forecasts read from the forecast cache when
         `cache_hints`) and build their table for `data`; sets `hint_table_`, `residual_model_`."""
         names = self._hint_names()
-        self.hint_forecasters_: list[Forecaster] = []
-        for name in names:
+        if self.hint_folds == 1 or self.hint_folds < 0:
+            raise InputError(f"hint_folds must be 0 (in-sample hints) or at least 2, not {self.hint_folds}")
+
+        def fit_one(name: str, part: SeriesBundle) -> Forecaster:
             model = FORECASTERS[name]()
-            self.hint_forecasters_.append((CachedForecaster(model) if self.cache_hints else model).fit(data))
-        self.hint_table_ = HintTable.build(data, self.hint_forecasters_) if names else None
+            return (CachedForecaster(model) if self.cache_hints else model).fit(part)
+
+        self.hint_forecasters_ = [fit_one(name, data) for name in names]
+        crossfit = [crossfit_forecasts(data, partial(fit_one, name), self.hint_folds) for name in names] \
+            if self.hint_folds else None
+        self.hint_table_ = HintTable.build(data, self.hint_forecasters_, train_forecasts=crossfit) if names else None
         self.residual_model_ = None
         if self.residual_on == "best":
             val_mse = self.hint_table_.mse(data, "val")
@@ -197,6 +208,9 @@ class TimeLLMForecaster(Forecaster):
                           progress=self.progress, about={"forecaster": self._saved_params()})
         origins = {"train": data.origins("train"), "val": data.origins("val")[::self.val_stride]}
         parts = {p: (*self.inputs(data, o, table), _per_series(data.future(o))) for p, o in origins.items()}
+        if table is not None:  # cross-fitted hints have none for the first fold's windows: leave those out
+            known = np.isfinite(parts["train"][1]).all(axis=(1, 2))
+            parts["train"] = tuple(a[known] for a in parts["train"])
         trainer.fit(parts["train"], parts["val"])
         trainer.restore_best()
         self.model_ = model.eval()

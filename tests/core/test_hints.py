@@ -9,7 +9,7 @@ import torch
 from baselines import Linear, SeasonalNaive
 from hybrid.core.backbone import Backbone, load_backbone
 from hybrid.core.forecaster import TimeLLMForecaster
-from hybrid.core.hints import HintTable, recent_errors, window_errors
+from hybrid.core.hints import HintTable, forward_folds, recent_errors, window_errors
 from hybrid.core.prompt import PromptBuilder, hint_summaries, window_statistics
 from hybrid.data import load
 from tests.conftest import wide_frame
@@ -172,3 +172,42 @@ def test_a_checkpoint_restores_the_fitted_core_and_its_hint_settings(data, tmp_p
     assert (restored.hints, restored.hint_models) == ("tokens", "linear,snaive")
     origins = data.origins("test")[:16]
     np.testing.assert_allclose(restored.predict(data, origins), model.predict(data, origins), atol=1e-6)
+
+
+def test_forward_folds_fit_on_rows_before_the_block_they_forecast(data):
+    folds = forward_folds(data, 4)
+    train = data.origins("train")
+    covered = np.concatenate([origins for _, origins in folds])
+    assert len(folds) == 3 and np.array_equal(covered, train[train >= covered[0]])  # every block but the first
+    for sub, origins in folds:
+        assert np.array_equal(sub.origins("test"), origins)
+        last_target_row = sub.origins("val")[-1] + data.horizon - 1
+        assert sub.split.train[1] <= origins[0] and last_target_row < origins[0]
+
+
+def test_cross_fitted_hints_are_out_of_sample(data):
+    model = TimeLLMForecaster(hints="tokens", hint_folds=4, cache_hints=False, **TINY)
+    table = model.fit_hints(data)
+    train = data.origins("train")
+    first_fold = forward_folds(data, 4)[0][1][0]
+    assert np.isnan(table.at(train[train < first_fold])).all() and np.isfinite(table.at(train[train >= first_fold])).all()
+    # a training window's cross-fitted hint comes from models that never saw its future: refit
+    # everything on data whose rows from the origin on are changed, and the hint stays; the
+    # in-sample hint moves, because the full fit learned from those rows
+    t = int(forward_folds(data, 4)[1][1][20])
+    later = dataclasses.replace(data, values=data.values + 5.0 * (np.arange(len(data.values)) >= t)[:, None])
+
+    def hint(data, folds):
+        return TimeLLMForecaster(hints="tokens", hint_folds=folds, cache_hints=False, **TINY).fit_hints(data).at(
+            np.array([t]))
+
+    np.testing.assert_allclose(hint(later, 4), table.at(np.array([t])), atol=1e-9)
+    assert not np.allclose(hint(later, 0), hint(data, 0))
+
+
+def test_the_core_trains_only_on_windows_with_cross_fitted_hints(data):
+    model = TimeLLMForecaster(hints="tokens", hint_folds=4, cache_hints=False, epochs=1, sample_fraction=1.0,
+                              **TINY).fit(data)
+    train = data.origins("train")
+    known = train >= forward_folds(data, 4)[0][1][0]
+    assert model.history_[-1]["train_windows"] == known.sum() * data.n_channels
