@@ -78,10 +78,11 @@ class TimeLLMForecaster(Forecaster):
     on validation too, so no epoch worse than the base there is kept. With `hint_folds` K >= 2
     the hints of training windows are cross-fitted (hints.forward_folds): forecasts of models
     fitted only on rows before the window's block, as out of sample as they are on validation
-    and test; the first block's windows, which have none, are left out of training. The hint models' every-
-    origin forecasts come from the forecast cache (`cache_hints`), which ties predictions to the
-    data the core was fitted on; with `cache_hints=False` they are fitted and can forecast any
-    data.
+    and test; the first block's windows, which have none, are left out of training.
+
+    The hint models' every-origin forecasts come from the forecast cache (`cache_hints`), which
+    ties predictions to the data the core was fitted on; with `cache_hints=False` they are
+    fitted and can forecast any data.
     """
 
     name = "timellm"
@@ -131,6 +132,8 @@ class TimeLLMForecaster(Forecaster):
         if self.residual_on not in ("none", "best", *FORECASTERS):
             raise InputError(f"unknown residual_on '{self.residual_on}'; use none, best or one of {', '.join(FORECASTERS)}")
         names = model_names(self.hint_models) if self.hints in ("text", "tokens", "both") else ()
+        if self.hints in ("text", "tokens", "both") and not names:
+            raise InputError(f"hints '{self.hints}' need at least one hint model (--hint-models)")
         if self.residual_on == "best":
             return names or model_names(self.hint_models)
         return names + ((self.residual_on,) if self.residual_on not in ("none", *names) else ())

@@ -148,6 +148,8 @@ def test_unknown_hint_settings_are_refused():
         TimeLLMForecaster(hints="words", **TINY).fit(data)
     with pytest.raises(Exception, match="unknown hint model"):
         TimeLLMForecaster(hints="text", **{**TINY, "hint_models": "linear,oracle"}).fit(data)
+    with pytest.raises(Exception, match="need at least one hint model"):
+        TimeLLMForecaster(hints="tokens", **{**TINY, "hint_models": ""}).fit(data)
     with pytest.raises(Exception, match="unknown residual_on"):
         TimeLLMForecaster(residual_on="oracle", **TINY).fit(data)
 
