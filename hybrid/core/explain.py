@@ -80,14 +80,14 @@ def explain(forecaster: TimeLLMForecaster, data: SeriesBundle, origin: int, chan
     prototypes = [(int(k), float(share[k]), [token(int(i)) for i in w]) for k, w in zip(best, words)]
 
     z, stats = model.revin.normalize(row[0])
+    normalised, errors = (model.revin.rescale(row[1], stats), row[2]) if table is not None else (None, None)
     hints, recent = [], {}
     if table is not None:
-        normalised = (row[1] - stats.mean[:, :, None]) / stats.std[:, :, None]
-        hints = hint_summaries(z, normalised, row[2], table.models)[0]
-        recent = {m: float(e) for m, e in zip(table.models, row[2][0])}
+        hints = hint_summaries(z, normalised, errors, table.models)[0]
+        recent = {m: float(e) for m, e in zip(table.models, errors[0])}
     prompt, head_tokens, window_tokens = "", 0, 0
     if model.config.prompt:
-        own = model.prompt_texts(z, *((normalised, row[2]) if table is not None else ()))[0]
+        own = model.prompt.build(z, normalised, errors)[0]
         encode = model.backbone.tokenizer.encode
         prompt, head_tokens, window_tokens = model.prompt.head + own, len(encode(model.prompt.head)), len(encode(own))
     return Explanation(origin=origin, timestamp=str(data.timestamps[origin]), channel=data.columns[channel],

@@ -107,11 +107,6 @@ class TimeLLM(nn.Module):
     def trainable_parameters(self) -> list[nn.Parameter]:
         return [p for p in self.parameters() if p.requires_grad]
 
-    def prompt_texts(self, normalized: torch.Tensor, hints: torch.Tensor | None = None,
-                     recent_error: torch.Tensor | None = None) -> list[str]:
-        """Each window's own part of the prompt (statistics, then any text hints)."""
-        return self.prompt.build(normalized, hints, recent_error)
-
     def prompts(self, normalized: torch.Tensor, hints: torch.Tensor | None = None,
                 recent_error: torch.Tensor | None = None) -> tuple[list[int], list[list[int]]] | None:
         """Token ids of the prompt's shared head and of each window's own part; None when there
@@ -119,7 +114,7 @@ class TimeLLM(nn.Module):
         if not self.config.prompt or self.backbone.n_layers == 0:
             return None
         encode = self.backbone.tokenizer.encode
-        return encode(self.prompt.head), [encode(t) for t in self.prompt_texts(normalized, hints, recent_error)]
+        return encode(self.prompt.head), [encode(t) for t in self.prompt.build(normalized, hints, recent_error)]
 
     def forecast_batches(self, inputs: Sequence[np.ndarray], batch_size: int, desc: str,
                          progress: bool = True) -> Iterator[tuple[slice, torch.Tensor]]:
@@ -145,7 +140,7 @@ class TimeLLM(nn.Module):
                              "pass the hint models' forecasts")
         z, stats = self.revin.normalize(x)
         if hints is not None:
-            hints = (hints - stats.mean[:, :, None]) / stats.std[:, :, None]
+            hints = self.revin.rescale(hints, stats)
         prompts = self.prompts(z, hints, recent_error)
         head, per_window = prompts if prompts else (None, None)
         # With a reduced-precision backbone, the trainable layers before it multiply in that

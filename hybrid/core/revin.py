@@ -41,6 +41,15 @@ class RevIN(nn.Module):
             z = z * self.weight + self.bias
         return z, InstanceStats(mean, std)
 
+    def rescale(self, y: torch.Tensor, stats: InstanceStats) -> torch.Tensor:
+        """Other values of the same windows ([B, ...], e.g. forecasts of them) on the windows'
+        normalised scale: `denormalize` returns them exactly."""
+        shape = (-1,) + (1,) * (y.dim() - 1)
+        y = (y - stats.mean.reshape(shape)) / stats.std.reshape(shape)
+        if self.affine:
+            y = y * self.weight + self.bias
+        return y
+
     def denormalize(self, y: torch.Tensor, stats: InstanceStats) -> torch.Tensor:
         if self.affine:
             y = (y - self.bias) / (self.weight + self.eps)

@@ -92,7 +92,7 @@ class Trainer:
         if cfg.score_start and self.epoch == 0 and not self.history:
             start = time.perf_counter()
             self.best_val = self.evaluate(*val)
-            self.best_state = {n: p.detach().clone() for n, p in self.params.items()}
+            self.best_state = self._snapshot()
             self.history.append({"epoch": 0, "train_mse": None, "val_mse": self.best_val,
                                  "seconds": time.perf_counter() - start})
             if self.progress:
@@ -129,7 +129,7 @@ class Trainer:
             self.best_val = min(self.best_val, val_mse)
             self.bad_epochs = 0 if improved else self.bad_epochs + 1
             if improved:
-                self.best_state = {n: p.detach().clone() for n, p in self.params.items()}
+                self.best_state = self._snapshot()
             self.history.append({"epoch": self.epoch, "train_mse": float(np.mean(losses)), "val_mse": val_mse,
                                  "seconds": time.perf_counter() - epoch_start, "train_seconds": train_seconds,
                                  "train_windows": n_per_epoch})
@@ -144,6 +144,9 @@ class Trainer:
             if cfg.time_budget is not None and spent + self.history[-1]["seconds"] > cfg.time_budget:
                 break
         return self.history
+
+    def _snapshot(self) -> dict[str, torch.Tensor]:
+        return {n: p.detach().clone() for n, p in self.params.items()}
 
     def restore_best(self) -> None:
         """Put the weights of the best validation epoch back into the model."""

@@ -28,6 +28,19 @@ def test_revin_normalises_each_window_and_undoes_it():
     torch.testing.assert_close(revin.denormalize(z, stats), x, atol=1e-4, rtol=0)
 
 
+
+def test_revin_puts_forecasts_of_a_window_on_its_scale_and_back():
+    x, forecasts = torch.randn(5, 40) * 3 + 7, torch.randn(5, 2, 12) + 7  # two forecasts per window
+    for revin in (RevIN(), RevIN(affine=True)):
+        if revin.affine:
+            with torch.no_grad():
+                revin.weight.fill_(2.0), revin.bias.fill_(0.5)
+        z, stats = revin.normalize(x)
+        scaled = revin.rescale(forecasts, stats)
+        torch.testing.assert_close(scaled[:, 0], revin.rescale(forecasts[:, 0], stats))  # same map whatever the rank
+        torch.testing.assert_close(revin.denormalize(scaled[:, 1], stats), forecasts[:, 1], atol=1e-4, rtol=0)
+
+
 def test_patch_embedding_cuts_padded_overlapping_patches():
     assert n_patches(512, 16, 8) == 64 and n_patches(96, 16, 8) == 12
     emb = PatchEmbedding(d_model=32, patch_len=16, stride=8, dropout=0.0)
