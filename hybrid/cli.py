@@ -18,36 +18,16 @@ from baselines.cache import CachedForecaster, ForecastCache
 from baselines.prophet import VERBOSE_ENV
 from hybrid.data import FILL_METHODS, SeriesBundle, load
 from hybrid.core.defaults import DEFAULTS, HINT_MODES, PRECISIONS
+from router.routers import MODES
 from hybrid.errors import InputError
 from hybrid.evaluation import compare, summary, to_markdown
 from hybrid.forecaster import Forecaster
+from hybrid.fused import DEFAULT_MEMBERS, KNOWN_MODELS, HybridForecaster, make_models
 from hybrid.plots import forecast_png
 from hybrid.runinfo import git_commit, package_versions
 
 
 CLASSICAL = tuple(FORECASTERS)  # the registry in baselines/ is the one list of classical models
-KNOWN_MODELS = (*CLASSICAL, "timellm")
-
-
-def model_class(name: str) -> type[Forecaster]:
-    if name == "timellm":  # imported only when asked for: torch and transformers are slow to load
-        from hybrid.core.forecaster import TimeLLMForecaster
-
-        return TimeLLMForecaster
-    return FORECASTERS[name]
-
-
-def make_models(spec: str, core_params: dict | None = None) -> list[Forecaster]:
-    """'snaive,linear,timellm' -> fresh forecasters; the core takes `core_params`."""
-    names = [n.strip() for n in spec.split(",") if n.strip()]
-    unknown = [n for n in names if n not in KNOWN_MODELS]
-    if unknown or not names:
-        raise InputError(
-            f"unknown model {', '.join(map(repr, unknown)) or '(none given)'}; "
-            f"known models: {', '.join(KNOWN_MODELS)}"
-        )
-    return [model_class(n)(**(core_params or {})) if n == "timellm" else model_class(n)()
-            for n in dict.fromkeys(names)]
 
 
 class _Parser(argparse.ArgumentParser):
@@ -132,8 +112,10 @@ def build_parser() -> argparse.ArgumentParser:
     fit = sub.add_parser(
         "fit",
         help="fit forecasters on a dataset and print their comparison table",
-        description="Fit the chosen forecasters on the training part, score them on every "
-        "validation and test window, print the comparison table (lowest test MSE marked *) and "
+        description="Fit the chosen forecasters on the training part and the router that fuses them on "
+        "the validation part (the hybrid row), score them all on every validation and test window, print "
+        "the comparison table (lowest test MSE marked *), say whether the fused forecast beats the best "
+        "single model, and "
         "write comparison.csv, comparison.md, config.json and forecast.png (the last test window "
         "of the last column) to --out.",
     )
@@ -144,6 +126,10 @@ def build_parser() -> argparse.ArgumentParser:
     fit.add_argument("--out", type=Path, metavar="DIR",
                      help="folder for comparison.csv, comparison.md, config.json and forecast.png "
                      "(default: runs/<data>-H<horizon>)")
+    fit.add_argument("--router", default="auto", choices=MODES,
+                     help="how the fused row (hybrid) combines the models: auto (default: chosen on held-back "
+                     "validation windows, never worse than the best single model on validation), vote, or one mode")
+    fit.add_argument("--no-fused", action="store_true", help="leave out the fused row")
     _core_arguments(fit, "the Time-LLM core (--models ...,timellm)")
     fit.add_argument("--no-cache", action="store_true",
                      help="recompute every forecast instead of reading the forecast cache "
@@ -151,6 +137,25 @@ def build_parser() -> argparse.ArgumentParser:
     fit.add_argument("--quiet", action="store_true", help="no progress bars or notes")
     fit.add_argument("--verbose", action="store_true", help="let Prophet and cmdstanpy log")
     fit.set_defaults(func=run_fit)
+
+    sel = sub.add_parser(
+        "select",
+        help="say which forecaster to use for each series, with the weights and the reasons",
+        description="Fit the forecasters on each series' training part and one router on the validation "
+        "windows of all series, then print, for each series (each column, or each unique_id of a long "
+        "file), the recommended forecaster at its latest window, the router's weights, the features that "
+        "drove them and the rules that fired.",
+    )
+    _data_arguments(sel)
+    sel.add_argument("--models", default=DEFAULT_MEMBERS, metavar="LIST",
+                     help=f"comma-separated forecasters to choose between (default {DEFAULT_MEMBERS})")
+    sel.add_argument("--router", default="auto", choices=MODES, help="the router's mode (default auto)")
+    sel.add_argument("--out", type=Path, metavar="FILE", help="also write every series' choice to FILE (.csv or .json)")
+    sel.add_argument("--limit", type=int, default=20, help="series printed (default 20; --out holds all)")
+    sel.add_argument("--no-cache", action="store_true", help="recompute every forecast instead of reading the cache")
+    sel.add_argument("--quiet", action="store_true", help="no progress bars")
+    _core_arguments(sel, "the Time-LLM core (--models ...,timellm)")
+    sel.set_defaults(func=run_select)
 
     explain = sub.add_parser(
         "explain",
@@ -209,6 +214,23 @@ def run_explain(args: argparse.Namespace) -> int:
     return 0
 
 
+def run_select(args: argparse.Namespace) -> int:
+    from router.select import select
+
+    if args.out is not None and args.out.suffix.lower() not in (".csv", ".json"):
+        raise InputError(f"--out {args.out}: give a .csv or a .json file")
+    data = args.data if args.target is None else load(args.data, target=args.target, seq_len=args.seq_len,
+                                                        horizon=args.horizon, fill=args.fill)
+    selection = select(data, models=args.models, mode=args.router, seq_len=args.seq_len, horizon=args.horizon,
+                       fill=args.fill, cache=not args.no_cache, core_params=_core_params(args),
+                       progress=not args.quiet)
+    print(selection.text(limit=args.limit))
+    if args.out is not None:
+        selection.write(args.out)
+        print(f"wrote {args.out}")
+    return 0
+
+
 def _write_outputs(out: Path, files: dict[str, str | bytes]) -> None:
     """Write every file or none: stage them in a temporary folder, then move them in."""
     out.parent.mkdir(parents=True, exist_ok=True)
@@ -248,6 +270,16 @@ def _config(args: argparse.Namespace, data: SeriesBundle, models: Sequence[Forec
     }
 
 
+def fused_verdict(wide, fused: HybridForecaster) -> str:
+    """Whether the fused row beats the best single model on test, and how the router chose."""
+    test = wide.set_index("model").test_mse
+    singles = test.drop(fused.name)
+    best, margin = singles.idxmin(), test[fused.name] - singles.min()
+    verdict = ("beats" if margin < -1e-4 else "ties with" if margin <= 1e-4 else "does not beat")
+    return (f"hybrid {verdict} the best single model ({best}): test MSE {test[fused.name]:.4f} against "
+            f"{singles.min():.4f}.\nrouter: {fused.router_.describe()}")
+
+
 def run_fit(args: argparse.Namespace) -> int:
     say = (lambda msg: None) if args.quiet else print
     models = make_models(args.models, _core_params(args))
@@ -265,6 +297,8 @@ def run_fit(args: argparse.Namespace) -> int:
     if not args.no_cache:
         cache = ForecastCache()
         models = [CachedForecaster(m, cache) for m in models]
+    if not args.no_fused and len(models) > 1:  # last, so that it finds its members fitted
+        models.append(HybridForecaster(list(models), mode=args.router, prefit=True, cache=False))
     table = compare(data, models, progress=not args.quiet)
     wide = summary(table)
     markdown = to_markdown(wide)
@@ -272,6 +306,8 @@ def run_fit(args: argparse.Namespace) -> int:
     best = wide.loc[wide.best == "*", "model"].iloc[0]
     print(f"* lowest test MSE: {best}. MSE/MAE on the z-scored scale; *_orig, sMAPE (%) and MASE "
           "on the original scale.")
+    if isinstance(models[-1], HybridForecaster):
+        print(fused_verdict(wide, models[-1]))
     config = _config(args, data, models)
     last_test_origin = int(data.origins("test")[-1])
     _write_outputs(out, {

@@ -297,6 +297,7 @@ class Frequency:
     season: int  # the calendar season in steps: a day for sub-daily data, else a week / a year
     default_seq_len: int
     default_horizon: int
+    subdaily: bool = False  # then `season` is a day, and a week is 7 seasons
 
 
 def detect_frequency(timestamps: pd.DatetimeIndex) -> Frequency:
@@ -310,7 +311,7 @@ def detect_frequency(timestamps: pd.DatetimeIndex) -> Frequency:
         per_day = 86400 / seconds
         season = int(round(per_day)) if abs(per_day - round(per_day)) < 1e-9 else 1
         name = {"h": "hourly", "min": "minutely"}.get(alias, f"{alias}")
-        return Frequency(name, alias, season, 512, 96)
+        return Frequency(name, alias, season, 512, 96, subdaily=True)
     days = seconds / 86400
     if days == 1 and len(timestamps) >= 14 and not (timestamps.day_of_week >= 5).any():
         return Frequency("business-daily", "B", 5, 512, 96)
@@ -428,6 +429,12 @@ def _rows(view: np.ndarray, index: np.ndarray) -> np.ndarray:
     if index.ndim == 1 and len(index) and np.array_equal(index, np.arange(index[0], index[0] + len(index))):
         return view[index[0] : index[0] + len(index)]
     return view[index]
+
+
+def per_series(a: np.ndarray) -> np.ndarray:
+    """[N, ..., C] -> [C*N, ...], channel-major: each (channel, origin) becomes a row of its own,
+    the order in which every per-series model (the core, LightGBM, the router) stacks windows."""
+    return np.moveaxis(a, -1, 0).reshape(-1, *a.shape[1:-1])
 
 
 @dataclass(frozen=True)

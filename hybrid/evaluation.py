@@ -8,7 +8,6 @@ from collections.abc import Sequence
 import pandas as pd
 from tqdm.auto import tqdm
 
-from baselines.cache import CachedForecaster
 from hybrid.data import SeriesBundle
 from hybrid.forecaster import Forecaster
 from hybrid.metrics import score
@@ -21,7 +20,7 @@ def compare(data: SeriesBundle, models: Sequence[Forecaster], progress: bool = T
 
     Each model is fitted once; val and test are scored on every window (stride 1). For a
     `CachedForecaster`, `fit_seconds` is the cache read, or on a miss the fit plus the forecast
-    from every origin; `cached` says which.
+    from every origin; `cached` says which (for the fused forecaster: whether every member's was read).
     """
     rows = []
     bar = tqdm(models, desc="fitting", unit="model", disable=not progress, leave=False)
@@ -41,7 +40,7 @@ def compare(data: SeriesBundle, models: Sequence[Forecaster], progress: bool = T
                 "fit_seconds": fit_seconds,
                 "predict_seconds": time.perf_counter() - start,
                 "n_windows": len(origins),
-                "cached": isinstance(model, CachedForecaster) and model.from_cache_,
+                "cached": bool(getattr(model, "from_cache_", False)),
             })
     return pd.DataFrame(rows)
 

@@ -19,8 +19,13 @@ def test_fit_end_to_end_on_a_synthetic_csv(csv_path, tmp_path, capsys):
     assert "| linear |" in printed and "| snaive |" in printed and "lowest test MSE" in printed
     table = pd.read_csv(out / "comparison.csv")
     assert {"model", "split", "mse", "mae"} <= set(table.columns)
-    assert sorted(zip(table.model, table.split)) == [
+    assert sorted(zip(table.model, table.split)) == [("hybrid", "test"), ("hybrid", "val"),
         ("linear", "test"), ("linear", "val"), ("snaive", "test"), ("snaive", "val")]
+    # the fused row says whether it beat the best single model, by how the test MSEs compare
+    test_mse = table[table.split == "test"].set_index("model").mse
+    margin = test_mse["hybrid"] - test_mse[["linear", "snaive"]].min()
+    verdict = "beats" if margin < -1e-4 else "ties with" if margin <= 1e-4 else "does not beat"
+    assert f"hybrid {verdict} the best single model (linear)" in printed and "router: auto: chose" in printed
     # a sine with a trend: the ridge must beat repeating yesterday
     test = table[table.split == "test"].set_index("model")
     assert test.loc["linear", "mse"] < test.loc["snaive", "mse"]
@@ -55,7 +60,7 @@ def test_fit_trains_the_core_beside_the_classical_models(csv_path, tmp_path, cap
                  "--epochs", "1", "--sample-fraction", "0.2", "--checkpoint-dir", str(tmp_path / "ckpt"),
                  "--precision", "fp32", "--out", str(out), "--quiet"]) == 0
     table = pd.read_csv(out / "comparison.csv")
-    assert set(table.model) == {"linear", "timellm"}
+    assert set(table.model) == {"linear", "timellm", "hybrid"}
     assert (tmp_path / "ckpt" / "best.safetensors").exists() and (tmp_path / "ckpt" / "best.json").exists()
     config = json.loads((out / "config.json").read_text())
     assert config["models"]["timellm"]["backbone"] == "tiny-random-llama"
@@ -88,6 +93,19 @@ def test_fit_target_column_only(csv_path, tmp_path):
     assert main(["fit", "--data", str(csv_path), "--target", "s1", "--models", "linear",
                  "--seq-len", "48", "--horizon", "12", "--out", str(out), "--quiet"]) == 0
     assert json.loads((out / "config.json").read_text())["data"]["columns"] == ["s1"]
+
+
+def test_select_prints_each_series_choice_and_writes_it(csv_path, tmp_path, capsys):
+    out = tmp_path / "choice.json"
+    assert main(["select", "--data", str(csv_path), "--seq-len", "96", "--horizon", "24", "--models",
+                 "snaive,linear,dlinear", "--out", str(out), "--quiet"]) == 0
+    printed = capsys.readouterr().out
+    assert printed.startswith("router: auto: chose") and "s0: use " in printed and "s1: use " in printed
+    written = json.loads(out.read_text())
+    assert [s["series"] for s in written["series"]] == ["s0", "s1"]
+    assert set(written["series"][0]["weights"]) == {"snaive", "linear", "dlinear"}
+    assert main(["select", "--data", str(csv_path), "--out", str(tmp_path / "choice.txt"), "--quiet"]) == 2
+    assert "give a .csv or a .json file" in capsys.readouterr().err
 
 
 def test_short_monthly_csv_works_without_flags(tmp_path, capsys):

@@ -21,36 +21,7 @@ import numpy as np
 
 from hybrid.data import Part, SeriesBundle
 from hybrid.forecaster import Forecaster
-
-# Windows over which a hint model's recent error is averaged: a day of hourly origins.
-TRACK_WINDOWS = 24
-
-
-def window_errors(forecasts: np.ndarray, values: np.ndarray, first_origin: int) -> np.ndarray:
-    """MSE of each origin's forecast [N, H, C] against what followed: [N, C]; NaN where the target
-    runs past the data."""
-    N, H, C = forecasts.shape
-    errors = np.full((N, C), np.nan)
-    n_known = min(N, len(values) - H - first_origin + 1)
-    if n_known > 0:
-        view = np.lib.stride_tricks.sliding_window_view(values, H, axis=0)[first_origin:first_origin + n_known]
-        errors[:n_known] = ((forecasts[:n_known] - view.transpose(0, 2, 1)) ** 2).mean(axis=1)
-    return errors
-
-
-def recent_errors(errors: np.ndarray, horizon: int, track: int = TRACK_WINDOWS) -> np.ndarray:
-    """At each origin index i, the mean of `errors` over origin indices [i-H-track+1, i-H]
-    (the windows whose outcome is known at i); NaN where none is."""
-    N = len(errors)
-    known = ~np.isnan(errors)
-    sums = np.concatenate([np.zeros((1,) + errors.shape[1:]), np.cumsum(np.where(known, errors, 0.0), axis=0)])
-    counts = np.concatenate([np.zeros((1,) + errors.shape[1:]), np.cumsum(known, axis=0)])
-    hi = np.arange(N) - horizon + 1  # exclusive end in `sums`
-    lo = np.clip(hi - track, 0, None)
-    hi = np.clip(hi, 0, None)
-    n = counts[hi] - counts[lo]
-    with np.errstate(invalid="ignore", divide="ignore"):
-        return np.where(n > 0, (sums[hi] - sums[lo]) / np.maximum(n, 1), np.nan)
+from hybrid.metrics import TRACK_WINDOWS, recent_errors, window_errors
 
 
 def forward_folds(data: SeriesBundle, folds: int) -> list[tuple[SeriesBundle, np.ndarray]]:

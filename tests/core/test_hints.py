@@ -9,7 +9,8 @@ import torch
 from baselines import Linear, SeasonalNaive
 from hybrid.core.backbone import Backbone, load_backbone
 from hybrid.core.forecaster import TimeLLMForecaster
-from hybrid.core.hints import HintTable, forward_folds, recent_errors, window_errors
+from hybrid.core.hints import HintTable, forward_folds
+from hybrid.metrics import recent_errors, window_errors
 from hybrid.core.prompt import PromptBuilder, hint_summaries, window_statistics
 from hybrid.data import load
 from tests.conftest import wide_frame

@@ -1,0 +1,136 @@
+"""The fused forecaster: every member forecaster, and the router that weights or votes between
+them by the features of each window.
+
+The members learn from the training rows; the router learns from the validation windows only
+(with their members' forecasts and track records); the test rows are never read by `fit`.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from typing import Any
+
+import numpy as np
+from tqdm.auto import tqdm
+
+from baselines import FORECASTERS
+from baselines.cache import CachedForecaster, ForecastCache
+from hybrid.data import SeriesBundle
+from hybrid.errors import InputError
+from hybrid.forecaster import Forecaster
+from hybrid.metrics import mse
+from router.routers import MODES, Router, make_router
+from router.rows import RouterRows, build_rows, track_origins
+
+KNOWN_MODELS = (*FORECASTERS, "timellm")
+# Fast and different from each other: a seasonal copy, two linear maps, a state-space model and trees.
+DEFAULT_MEMBERS = "snaive,linear,dlinear,ets,lightgbm"
+
+
+def model_class(name: str) -> type[Forecaster]:
+    if name == "timellm":  # imported only when asked for: torch and transformers are slow to load
+        from hybrid.core.forecaster import TimeLLMForecaster
+
+        return TimeLLMForecaster
+    return FORECASTERS[name]
+
+
+def make_models(spec: str | Sequence[str], core_params: dict | None = None) -> list[Forecaster]:
+    """'snaive,linear,timellm' -> fresh forecasters; the core takes `core_params`."""
+    names = [n.strip() for n in (spec.split(",") if isinstance(spec, str) else spec) if n.strip()]
+    unknown = [n for n in names if n not in KNOWN_MODELS]
+    if unknown or not names:
+        raise InputError(
+            f"unknown model {', '.join(map(repr, unknown)) or '(none given)'}; "
+            f"known models: {', '.join(KNOWN_MODELS)}"
+        )
+    return [model_class(n)(**(core_params or {})) if n == "timellm" else model_class(n)()
+            for n in dict.fromkeys(names)]
+
+
+def from_series(rows: np.ndarray, n_channels: int) -> np.ndarray:
+    """[C*n, H] channel-major rows -> [n, H, C], the inverse of `hybrid.data.per_series`."""
+    return rows.reshape(n_channels, -1, rows.shape[-1]).transpose(1, 2, 0)
+
+
+class HybridForecaster(Forecaster):
+    """Member forecasters fused by a router (see `router.routers`).
+
+    `models`: member names (`KNOWN_MODELS`) or forecaster instances. `mode`: `auto` (default: the
+    router picks its mode on held-back validation windows, and falls back to the best single
+    member if the result loses to it on validation), `vote`, or one of `router.routers.MODES`.
+    `prefit=True` uses members that are already fitted (e.g. scored in a comparison) as they
+    are. `cache=True` reads and keeps the members' every-origin forecasts in the forecast cache.
+    """
+
+    name = "hybrid"
+    cache_ignores = ("progress",)
+
+    def __init__(self, models: str | Sequence[str | Forecaster] = DEFAULT_MEMBERS, mode: str = "auto",
+                 prefit: bool = False, cache: bool = True, core_params: dict[str, Any] | None = None,
+                 seed: int = 0, progress: bool = False) -> None:
+        self.models = models
+        self.mode = mode
+        self.prefit = prefit
+        self.cache = cache
+        self.core_params = core_params
+        self.seed = seed
+        self.progress = progress
+
+    def _members(self) -> list[Forecaster]:
+        given = [self.models] if isinstance(self.models, Forecaster) else self.models
+        if isinstance(given, str) or all(isinstance(m, str) for m in given):
+            members = make_models(given, self.core_params)
+        elif all(isinstance(m, Forecaster) for m in given):
+            members = list(given)
+        else:
+            raise InputError("models must be names or forecaster instances, not a mix")
+        if self.cache:
+            cache = ForecastCache()
+            members = [m if isinstance(m, CachedForecaster) or self.prefit else CachedForecaster(m, cache)
+                       for m in members]
+        names = [m.name for m in members]
+        if len(set(names)) != len(names) or not members:
+            raise InputError(f"the members' names must be distinct and at least one given, got {names}")
+        return members
+
+    def rows(self, data: SeriesBundle, origins: np.ndarray, with_target: bool = False) -> RouterRows:
+        """The router's rows for `origins`: the members' forecasts, features and track records."""
+        run = track_origins(data, origins)
+        forecasts = [np.asarray(m.predict(data, run)) for m in self.members_]
+        return build_rows(data, self.member_names_, forecasts, int(run[0]), origins, with_target=with_target)
+
+    def fit_members(self, data: SeriesBundle) -> "HybridForecaster":
+        """Fit the members only (unless `prefit`); `fit` does this and then fits the router."""
+        if self.mode not in MODES:
+            raise InputError(f"unknown router mode '{self.mode}'; known: {', '.join(MODES)}")
+        members = self._members()
+        if not self.prefit:
+            bar = tqdm(members, desc="members", unit="model", disable=not self.progress, leave=False)
+            for member in bar:
+                bar.set_postfix_str(member.name)
+                member.fit(data)
+        self.members_ = members
+        self.member_names_ = tuple(m.name for m in members)
+        self.from_cache_ = all(getattr(m, "from_cache_", False) for m in members)  # every member's forecasts read
+        return self
+
+    def fit(self, data: SeriesBundle) -> "HybridForecaster":
+        self.fit_members(data)
+        val = self.rows(data, data.origins("val"), with_target=True)
+        self.router_: Router = make_router(self.mode, self.seed).fit(val)
+        errors = val.errors()
+        self.val_mse_ = {**dict(zip(self.member_names_, map(float, errors.mean(0)))),
+                         self.name: mse(val.target, self.router_.fuse(val))}
+        return self
+
+    def predict(self, data: SeriesBundle, origins: np.ndarray) -> np.ndarray:
+        self.check_fitted()
+        rows = self.rows(data, np.asarray(origins))
+        return from_series(self.router_.fuse(rows), data.n_channels)
+
+    def weights(self, data: SeriesBundle, origins: np.ndarray) -> np.ndarray:
+        """The router's weights [n, M, C] over the members (`member_names_`) at each origin."""
+        self.check_fitted()
+        rows = self.rows(data, np.asarray(origins))
+        return from_series(self.router_.weights(rows), data.n_channels)

@@ -1,0 +1,177 @@
+"""Per-series selection: for each series, which forecaster to use, with what weights, and why.
+
+`select(data)` fits the member forecasters on each series' training rows and one router on the
+validation windows of all series together, then reads the router at each series' latest window:
+the recommended forecaster (the largest weight), every weight, the features that drove them, and
+the rules that fired. `data` is a dataset (one long series or many columns), or a long
+DataFrame (`unique_id`, `ds`, `y`) of many series; series of different dates or lengths are
+pooled too, each on its own split.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import json
+from collections.abc import Sequence
+from dataclasses import dataclass, field
+from pathlib import Path
+
+import numpy as np
+import pandas as pd
+from tqdm.auto import tqdm
+
+from hybrid.data import LONG_COLUMNS, SeriesBundle, default_lengths, detect_frequency, load, resolve
+from hybrid.errors import InputError
+from hybrid.fused import DEFAULT_MEMBERS, HybridForecaster
+from router.routers import Auto, Learned, Router, Rules, make_router
+from router.rows import RouterRows
+
+# a member carrying this share of the weight is recommended on its own
+SOLE_WEIGHT = 0.9
+
+
+@dataclass(frozen=True)
+class SeriesChoice:
+    """The router's answer for one series."""
+
+    series: str
+    recommended: str  # a member whose weight is at least SOLE_WEIGHT, else "hybrid" (the fused forecast)
+    top: str  # the member with the largest weight
+    weights: dict[str, float]  # at the series' latest window
+    val_mse: dict[str, float]  # each member's and the fused forecast's, on this series' validation windows
+    drivers: list[str]  # the features that moved the weights most, with their values
+    rules: list[str]  # the conditions of the rule tree this window met
+
+
+@dataclass(frozen=True)
+class Selection:
+    """Every series' choice, and how the router chose."""
+
+    mode: str  # the router's own account of its mode (and of its choice, for auto)
+    rules_text: str  # the rule tree over all series' validation windows
+    choices: list[SeriesChoice] = field(default_factory=list)
+
+    def table(self) -> pd.DataFrame:
+        """One row per series: the recommendation, each weight, each validation MSE, the reasons."""
+        records = []
+        for c in self.choices:
+            records.append({"series": c.series, "recommended": c.recommended,
+                            **{f"weight_{m}": w for m, w in c.weights.items()},
+                            **{f"val_mse_{m}": v for m, v in c.val_mse.items()},
+                            "drivers": "; ".join(c.drivers), "rules": "; ".join(c.rules)})
+        return pd.DataFrame(records)
+
+    def to_json(self) -> str:
+        return json.dumps({"mode": self.mode, "rules": self.rules_text,
+                           "series": [dataclasses.asdict(c) for c in self.choices]}, indent=1)
+
+    def write(self, path: str | Path) -> None:
+        """As CSV (one row per series) or JSON (everything), by the file's suffix."""
+        path = Path(path)
+        if path.suffix.lower() not in (".csv", ".json"):
+            raise InputError(f"--out {path}: give a .csv or a .json file")
+        text = self.table().to_csv(index=False) if path.suffix.lower() == ".csv" else self.to_json()
+        path.parent.mkdir(parents=True, exist_ok=True)
+        path.write_text(text)
+
+    def text(self, limit: int = 20) -> str:
+        lines = [f"router: {self.mode}", ""]
+        for c in self.choices[:limit]:
+            weights = ", ".join(f"{m} {w:.2f}" for m, w in sorted(c.weights.items(), key=lambda kv: -kv[1]) if w >= 0.005)
+            best = min((m for m in c.val_mse if m != "hybrid"), key=c.val_mse.get)
+            alone = "" if c.recommended == c.top else f"; alone: {c.top}"
+            lines.append(f"{c.series}: use {c.recommended} (weights {weights}{alone})")
+            lines.append(f"  validation MSE: fused {c.val_mse['hybrid']:.4f}, best single {best} {c.val_mse[best]:.4f}")
+            if c.drivers:
+                lines.append(f"  drivers: {'; '.join(c.drivers)}")
+            if c.rules:
+                lines.append(f"  rules: {' and '.join(c.rules)}")
+        if len(self.choices) > limit:
+            lines.append(f"... and {len(self.choices) - limit} more series (write them all with --out)")
+        return "\n".join(lines)
+
+
+def _bundles(data: SeriesBundle | str | Path | pd.DataFrame, seq_len: int | None, horizon: int | None,
+             fill: str | None) -> tuple[list[SeriesBundle], list[list[str]]]:
+    """One bundle (its columns the series), or for a long frame whose series do not share their
+    dates, one bundle per `unique_id` on a common look-back and horizon."""
+    if isinstance(data, SeriesBundle):
+        return [data], [list(data.columns)]
+    if not isinstance(data, pd.DataFrame):
+        path, spec = resolve(data)
+        if spec is None and set(LONG_COLUMNS) <= set(pd.read_csv(path, nrows=0).columns):
+            data = pd.read_csv(path)
+    if isinstance(data, pd.DataFrame) and set(LONG_COLUMNS) <= set(data.columns):
+        groups = {str(k): g for k, g in data.groupby("unique_id", sort=False)}
+        stamps = [pd.DatetimeIndex(pd.to_datetime(g["ds"])) for g in groups.values()]
+        if any(not s.sort_values().equals(stamps[0].sort_values()) for s in stamps[1:]):
+            shortest = min(groups.values(), key=len)
+            freq = detect_frequency(pd.DatetimeIndex(pd.to_datetime(shortest["ds"])).sort_values())
+            common = default_lengths(len(shortest), freq, horizon)
+            seq_len = seq_len or common[0]
+            horizon = horizon or common[1]
+            bundles = [load(g[["ds", "y"]].rename(columns={"y": k}), seq_len=seq_len, horizon=horizon,
+                            fill=fill, name=k) for k, g in groups.items()]
+            return bundles, [[k] for k in groups]
+    bundle = load(data, seq_len=seq_len, horizon=horizon, fill=fill)
+    return [bundle], [list(bundle.columns)]
+
+
+def _explain(router: Router, rows: RouterRows, i: int, rules: Rules, n: int) -> tuple[list[str], list[str]]:
+    """Drivers and fired rules for row `i`: the learned mode's own drivers where it is the mode,
+    else the features the fired rules test."""
+    inner = router.router_ if isinstance(router, Auto) else router
+    fired = rules.fired(rows, i)
+    conditions = [f"{name} {'<=' if value <= threshold else '>'} {threshold:.3g} ({value:.3g})"
+                  for name, value, threshold in fired]
+    if isinstance(inner, Learned):
+        drivers = [f"{name} = {rows.features[i, rows.feature_names.index(name)]:.3g} "
+                   f"({moved:+.2f} on the top weight)" for name, moved in inner.drivers(rows, i, n)]
+    else:
+        drivers = [f"{name} = {value:.3g}" for name, value, _ in fired][:n]
+    return drivers, conditions
+
+
+def select(data: SeriesBundle | str | Path | pd.DataFrame, models: str | Sequence[str] = DEFAULT_MEMBERS,
+           mode: str = "auto", seq_len: int | None = None, horizon: int | None = None, fill: str | None = None,
+           cache: bool = True, core_params: dict | None = None, seed: int = 0, n_drivers: int = 3,
+           progress: bool = True) -> Selection:
+    """Which forecaster to use for each series, with the weights and the reasons.
+
+    The members learn from each series' training rows, the router from all series' validation
+    windows; the recommendation is the router's at each series' latest window.
+    """
+    bundles, names = _bundles(data, seq_len, horizon, fill)
+    fused = []
+    for bundle in tqdm(bundles, desc="series", unit="dataset", disable=not progress or len(bundles) == 1):
+        fused.append(HybridForecaster(models, mode=mode, cache=cache, core_params=core_params, seed=seed,
+                                      progress=progress and len(bundles) == 1).fit_members(bundle))
+    val_parts = []
+    for hf, bundle in zip(fused, bundles):
+        part = hf.rows(bundle, bundle.origins("val"), with_target=True)
+        # pooled series keep their own time: the held-back slice is the latest val windows of each
+        val_parts.append(dataclasses.replace(part, origin=part.origin - bundle.origins("val")[0]))
+    val = RouterRows.concat(val_parts)
+    router = make_router(mode, seed).fit(val)
+    rules = router.router_ if isinstance(router, Auto) and isinstance(router.router_, Rules) else Rules(seed=seed).fit(val)
+
+    fused_val, errors = router.fuse(val), val.errors()
+    fused_errors = ((fused_val - val.target) ** 2).mean(1)
+    choices, offset = [], 0
+    for hf, bundle, series_names in zip(fused, bundles, names):
+        latest = hf.rows(bundle, bundle.every_origin()[-1:])  # one row per channel
+        weights = router.weights(latest)
+        for c, series in enumerate(series_names):
+            on_series = val.series == offset + c
+            drivers, fired = _explain(router, latest, c, rules, n_drivers)
+            top = val.models[int(np.argmax(weights[c]))]
+            choices.append(SeriesChoice(
+                series=series,
+                recommended=top if weights[c].max() >= SOLE_WEIGHT else "hybrid",
+                top=top,
+                weights={m: round(float(w), 4) for m, w in zip(val.models, weights[c])},
+                val_mse={**{m: float(e) for m, e in zip(val.models, errors[on_series].mean(0))},
+                         "hybrid": float(fused_errors[on_series].mean())},
+                drivers=drivers, rules=fired))
+        offset += len(series_names)
+    return Selection(mode=router.describe(), rules_text=rules.text(), choices=choices)

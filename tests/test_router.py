@@ -1,0 +1,180 @@
+"""The router: window features with known answers, the modes, the fused forecaster, selection."""
+
+from __future__ import annotations
+
+import numpy as np
+import pandas as pd
+import pytest
+
+from hybrid.data import load
+from hybrid.fused import HybridForecaster
+from hybrid.metrics import mse
+from router.features import feature_docs, window_features
+from router.routers import Auto, InverseError, Learned, Median, RankVote, Rules, make_router
+from router.rows import RouterRows
+from router.select import select
+from tests.conftest import wide_frame
+
+PERIODS = (24,)
+
+
+def _features(x: np.ndarray) -> dict[str, np.ndarray]:
+    return dict(zip(feature_docs(PERIODS, ()), window_features(x, PERIODS).T))
+
+
+def test_features_of_a_sine_a_line_and_noise():
+    t = np.arange(96)
+    sine = np.sin(2 * np.pi * t / 24)
+    line = 0.5 * t
+    noise = np.random.default_rng(0).standard_normal((50, 96))
+    f = _features(np.vstack([sine, line]))
+    assert f["fft_period_1"][0] == 24 and f["fft_share_1"][0] > 0.9
+    assert f["seasonal_strength_24"][0] > 0.99 and f["acf_24"][0] > 0.7
+    assert f["spectral_entropy"][0] < 0.1
+    assert f["trend_strength"][1] > 0.99
+    assert f["trend_slope"][1] == pytest.approx(0.5 * 96 / line.std())
+    assert f["last_vs_mean"][1] == pytest.approx((line[-1] - line.mean()) / line.std())
+    n = _features(noise)
+    assert n["spectral_entropy"].mean() > 0.85 and n["seasonal_strength_24"].mean() < 0.4
+    # a window twice as volatile at its end
+    calm_then_wild = np.concatenate([noise[0, :72], 2 * noise[0, 72:]])
+    assert _features(calm_then_wild[None])["volatility_change"][0] > 0.4
+
+
+def _rows(forecasts: np.ndarray, target: np.ndarray, features: np.ndarray, names=("a", "b"),
+          recent: np.ndarray | None = None) -> RouterRows:
+    n = len(target)
+    return RouterRows(models=tuple(names), feature_names=tuple(f"f{j}" for j in range(features.shape[1])),
+                      forecasts=forecasts.astype(np.float32), features=features,
+                      recent_error=np.full((n, len(names)), np.nan) if recent is None else recent,
+                      origin=np.arange(n), series=np.zeros(n, int), target=target)
+
+
+def _regimes(n: int = 1200, seed: int = 0) -> RouterRows:
+    """Two forecasters: `a` exact where the regime feature is positive, `b` where it is negative;
+    each is off by a random shift elsewhere. Regimes alternate in blocks, so both occur early and late."""
+    rng = np.random.default_rng(seed)
+    target = rng.standard_normal((n, 8))
+    regime = np.where((np.arange(n) // 50) % 2 == 0, 1.0, -1.0) * rng.uniform(0.5, 1.5, n)
+    wrong = target + rng.normal(0, 1.0, (n, 1))
+    a = np.where(regime[:, None] > 0, target, wrong)
+    b = np.where(regime[:, None] > 0, wrong, target)
+    features = np.column_stack([regime, rng.standard_normal(n)])  # a feature that matters, one that does not
+    return _rows(np.stack([a, b], axis=1), target, features)
+
+
+def test_learned_mode_recovers_the_right_forecaster_in_each_regime():
+    rows = _regimes()
+    fitted, unseen = rows.take(np.arange(800)), rows.take(np.arange(800, 1200))
+    learned = Learned().fit(fitted)
+    w = learned.weights(unseen)
+    positive = unseen.features[:, 0] > 0
+    assert w[positive, 0].mean() > 0.9 and w[~positive, 1].mean() > 0.9
+    # and its fused forecast beats either forecaster alone on windows it never saw
+    fused = mse(unseen.target, learned.fuse(unseen))
+    assert fused < 0.2 * min(unseen.errors().mean(0))
+    assert learned.drivers(unseen, 0, top=1)[0][0] == "f0"
+
+
+def test_rules_split_on_the_feature_that_matters():
+    rows = _regimes()
+    rules = Rules(max_depth=1).fit(rows)
+    assert rules.text().splitlines()[0].startswith("|--- f0")
+    positive = rows.features[:, 0] > 0
+    chosen = rules.choice(rows)
+    assert (chosen[positive] == 0).all() and (chosen[~positive] == 1).all()
+    (name, value, threshold), = rules.fired(rows, 0)
+    assert name == "f0" and value == rows.features[0, 0] and (value > threshold) == positive[0]
+
+
+def test_votes():
+    target = np.zeros((4, 3))
+    forecasts = np.stack([np.full((4, 3), v) for v in (1.0, 5.0, 2.0, 3.0, -9.0)], axis=1)
+    rows = _rows(forecasts, target, np.zeros((4, 1)), names=("p", "q", "r", "s", "t"),
+                 recent=np.tile([1.0, 4.0, np.nan, 1.0, 1.0], (4, 1)))
+    median = Median().fit(rows)
+    assert np.allclose(median.fuse(rows), 2.0) and np.allclose(median.weights(rows)[0], [0, 0, 1, 0, 0])
+    trimmed = RankVote(trim=1).fit(rows)  # drops -9 and 5
+    assert np.allclose(trimmed.fuse(rows), 2.0) and np.allclose(trimmed.weights(rows)[0], [1 / 3, 0, 1 / 3, 1 / 3, 0])
+    inverse = InverseError().fit(rows)  # r has no recent error: its mean error on the fitted rows (4.0) stands in
+    w = inverse.weights(rows)[0]
+    assert np.allclose(w, np.array([1, 1 / 4, 1 / 4, 1, 1]) / 3.5)
+    assert np.allclose(w.sum(), 1.0)
+
+
+def test_auto_never_loses_to_the_best_single_forecaster_on_the_rows_it_learned_from():
+    # the median of one exact forecaster and two that agree on a wrong answer is the wrong answer
+    rng = np.random.default_rng(1)
+    target = rng.standard_normal((300, 6))
+    forecasts = np.stack([target, target + 1.0, target + 1.0], axis=1)
+    rows = _rows(forecasts, target, rng.standard_normal((300, 2)), names=("exact", "off1", "off2"))
+    auto = Auto(modes=("median",)).fit(rows)
+    assert auto.fell_back_ and np.allclose(auto.fuse(rows), target, atol=1e-6)
+    for seed in range(4):  # and whatever it picks on noisy forecasters
+        rows = _regimes(400, seed)
+        auto = Auto().fit(rows)
+        assert mse(rows.target, auto.fuse(rows)) <= rows.errors().mean(0).min() * (1 + 1e-9)
+
+
+def _bundle(frame: pd.DataFrame):
+    return load(frame, seq_len=96, horizon=24)
+
+
+def test_the_router_never_reads_test_rows():
+    frame = wide_frame(n=1000, noise=0.2, seed=3)
+    changed = frame.copy()
+    data = _bundle(frame)
+    start = data.split.test[0] + data.seq_len  # the first test target row
+    changed.iloc[start:, 1:] += np.random.default_rng(0).normal(0, 3.0, changed.iloc[start:, 1:].shape)
+    other = _bundle(changed)
+    fits = [HybridForecaster("snaive,linear,dlinear", mode="learned", cache=False).fit(d) for d in (data, other)]
+    val = data.origins("val")
+    assert fits[0].val_mse_ == fits[1].val_mse_
+    assert np.array_equal(fits[0].weights(data, val), fits[1].weights(other, val))
+    assert np.array_equal(fits[0].predict(data, val), fits[1].predict(other, val))
+
+
+def test_fused_forecaster_on_a_noisy_sine():
+    data = _bundle(wide_frame(n=1000, noise=0.3, seed=4))
+    fused = HybridForecaster("snaive,linear", cache=False).fit(data)
+    assert fused.val_mse_["hybrid"] <= min(fused.val_mse_["snaive"], fused.val_mse_["linear"]) * (1 + 1e-9)
+    test = data.origins("test")
+    forecast = fused.predict(data, test)
+    assert forecast.shape == (len(test), 24, 2)
+    w = fused.weights(data, test)
+    assert w.shape == (len(test), 2, 2) and np.allclose(w.sum(axis=1), 1.0)
+    with pytest.raises(Exception, match="unknown router mode"):
+        HybridForecaster("linear", mode="wise", cache=False).fit(data)
+
+
+def test_select_on_one_dataset_and_on_a_long_frame_of_many_series(tmp_path):
+    one = select(_bundle(wide_frame(n=800, noise=0.2)), models="snaive,linear", cache=False, progress=False)
+    assert [c.series for c in one.choices] == ["s0", "s1"]
+    for c in one.choices:
+        assert c.top in ("snaive", "linear") and np.isclose(sum(c.weights.values()), 1.0, atol=1e-3)
+        assert c.recommended == (c.top if max(c.weights.values()) >= 0.9 else "hybrid")
+        assert set(c.val_mse) == {"snaive", "linear", "hybrid"}
+    assert one.rules_text.startswith("|---")
+    # a long frame: 12 series of different lengths and dates, pooled into one router
+    rng = np.random.default_rng(5)
+    parts = []
+    for k in range(12):
+        n = 300 + 10 * k
+        t = np.arange(n)
+        y = np.sin(2 * np.pi * t / 24) + (0.02 * t if k % 2 else 0.0) + 0.1 * rng.standard_normal(n)
+        parts.append(pd.DataFrame({"unique_id": f"id{k}", "ds": pd.date_range(f"2021-01-{k + 1:02d}", periods=n, freq="h"),
+                                   "y": y}))
+    long = pd.concat(parts)
+    many = select(long, models="snaive,linear", cache=False, progress=False)
+    assert [c.series for c in many.choices] == [f"id{k}" for k in range(12)]
+    table = many.table()
+    assert list(table.recommended.unique()) and {"weight_linear", "val_mse_hybrid", "rules"} <= set(table.columns)
+    many.write(tmp_path / "choice.csv")
+    assert len(pd.read_csv(tmp_path / "choice.csv")) == 12
+    assert "id11: use" in many.text(limit=12)
+
+
+def test_make_router_names_the_modes():
+    assert isinstance(make_router("vote"), Auto) and make_router("vote").modes == ("median", "trimmed", "inverse-error")
+    with pytest.raises(ValueError, match="unknown router mode 'x'"):
+        make_router("x")
