@@ -18,7 +18,7 @@ from hybrid.core.hints import HintTable, crossfit_forecasts
 from hybrid.core.backbone import Backbone, Tokenizer, load_backbone, resolve_dtype
 from hybrid.core.model import CoreConfig, TimeLLM
 from hybrid.core.training import TrainConfig, Trainer
-from hybrid.data import SeriesBundle
+from hybrid.data import SeriesBundle, per_series
 from hybrid.errors import InputError
 from hybrid.forecaster import Forecaster
 
@@ -48,7 +48,7 @@ def condensed_vocabulary(tokenizer: Tokenizer, vocab_size: int, size: int) -> to
 
 def _per_series(windows: np.ndarray) -> np.ndarray:
     """[N, T, C] windows -> [C*N, T] float32 rows, channel-major: each (channel, origin) is a series."""
-    return windows.astype(np.float32).transpose(2, 0, 1).reshape(-1, windows.shape[1])
+    return per_series(windows.astype(np.float32))
 
 
 def _series(data: SeriesBundle, origins: np.ndarray) -> tuple[np.ndarray, np.ndarray]:

@@ -19,7 +19,7 @@ from dataclasses import dataclass
 
 import numpy as np
 
-from hybrid.data import Part, SeriesBundle
+from hybrid.data import Part, SeriesBundle, per_series
 from hybrid.forecaster import Forecaster
 from hybrid.metrics import TRACK_WINDOWS, recent_errors, window_errors
 
@@ -92,10 +92,7 @@ class HintTable:
     def rows(self, origins: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
         """Per-series rows in the core's order (channel-major, as its windows): forecasts
         [C*n, M, H] and recent errors [C*n, M]."""
-        forecasts, recent = self.at(origins), self.recent_error[self._index(origins)]  # [n, M, H, C], [n, M, C]
-        n, M, H, C = forecasts.shape
-        return (forecasts.transpose(3, 0, 1, 2).reshape(C * n, M, H),
-                recent.transpose(2, 0, 1).reshape(C * n, M))
+        return per_series(self.at(origins)), per_series(self.recent_error[self._index(origins)])
 
     def mse(self, data: SeriesBundle, part: Part) -> dict[str, float]:
         """Each hint model's MSE over every window of `part` (for choosing a residual base on val)."""
