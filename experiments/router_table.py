@@ -30,10 +30,11 @@ PUBLISHED = {"ETTh1": {"Time-LLM": 0.408, "PatchTST": 0.413}, "ETTh2": {"Time-LL
 
 
 def routers(seed: int = 0) -> dict[str, Router]:
-    """Every mode, the learned one both with a hidden layer and linear (to pick by measurement),
+    """Every mode, the learned one with each of its learners (to pick the default by measurement),
     and the default (auto)."""
     modes = {m: make_router(m, seed) for m in ("best", "median", "trimmed", "inverse-error", "rules", "learned")}
-    modes["learned (linear)"] = Learned(hidden=0, seed=seed)
+    modes["learned (linear)"] = Learned(learner="linear", seed=seed)
+    modes["learned (lightgbm)"] = Learned(learner="lightgbm", seed=seed)
     modes["vote (chosen)"] = make_router("vote", seed)
     modes["auto (default)"] = Auto(seed=seed)
     return modes

@@ -222,15 +222,25 @@ class Rules(Router):
         return f"rules: a decision tree of depth {self.tree_.get_depth()} with {self.tree_.get_n_leaves()} leaves"
 
 
+def _softmax(z: np.ndarray) -> np.ndarray:
+    e = np.exp(z - z.max(1, keepdims=True))
+    return e / e.sum(1, keepdims=True)
+
+
 class Learned(Router):
     """FFORMA-style: features -> softmax weights over the forecasters, trained to minimise the
-    MSE of the weighted forecast. `hidden=0` is a linear map to the logits; otherwise one hidden
-    layer. The last `holdout` of the fitted rows' origins stops the training early."""
+    MSE of the weighted forecast. `learner`: `mlp` (one hidden layer of `hidden`, torch), `linear`
+    (a linear map to the logits, torch) or `lightgbm` (boosted trees on the logits, with the
+    weighted forecast's squared error as their custom objective, as FFORMA does with XGBoost).
+    The last `holdout` of the fitted rows' origins stops the training early. Every learner
+    starts at equal weights, the plain mean."""
 
     name = "learned"
+    LEARNERS = ("mlp", "linear", "lightgbm")
 
-    def __init__(self, hidden: int = 32, lr: float = 0.01, weight_decay: float = 1e-3, max_steps: int = 500,
-                 holdout: float = 0.2, patience: int = 5, seed: int = 0) -> None:
+    def __init__(self, learner: str = "mlp", hidden: int = 32, lr: float = 0.01, weight_decay: float = 1e-3,
+                 max_steps: int = 500, holdout: float = 0.2, patience: int = 5, seed: int = 0) -> None:
+        self.learner = learner
         self.hidden = hidden
         self.lr = lr
         self.weight_decay = weight_decay
@@ -239,46 +249,46 @@ class Learned(Router):
         self.patience = patience
         self.seed = seed
 
-    def _net(self, n_features: int, n_models: int):
-        import torch
-
-        torch.manual_seed(self.seed)
-        if self.hidden:
-            net = torch.nn.Sequential(torch.nn.Linear(n_features, self.hidden), torch.nn.GELU(),
-                                      torch.nn.Linear(self.hidden, n_models))
-        else:
-            net = torch.nn.Sequential(torch.nn.Linear(n_features, n_models))
-        torch.nn.init.zeros_(net[-1].weight)  # starts at equal weights, the plain mean
-        torch.nn.init.zeros_(net[-1].bias)
-        return net
-
     def fit(self, rows: RouterRows) -> "Learned":
-        import torch
-
+        if self.learner not in self.LEARNERS:
+            raise ValueError(f"unknown learner '{self.learner}'; use one of {', '.join(self.LEARNERS)}")
         super().fit(rows)
         self.scaler_ = FeatureScaler.fit(rows.features)
         cut = np.quantile(rows.origin, 1 - self.holdout) if self.holdout > 0 else np.inf
-        part = {"fit": rows.origin < cut, "stop": rows.origin >= cut}
-        if part["stop"].sum() == 0 or part["fit"].sum() == 0:
-            part = {"fit": np.ones(len(rows), bool), "stop": np.ones(len(rows), bool)}
-        tensors = {k: (torch.tensor(self.scaler_.transform(rows.features[m]), dtype=torch.float32),
-                       torch.tensor(rows.forecasts[m], dtype=torch.float32),
-                       torch.tensor(rows.target[m], dtype=torch.float32)) for k, m in part.items()}
+        masks = [rows.origin < cut, rows.origin >= cut]
+        if not masks[0].any() or not masks[1].any():
+            masks = [np.ones(len(rows), bool)] * 2
+        fit, stop = ((self.scaler_.transform(rows.features[m]), rows.forecasts[m], rows.target[m]) for m in masks)
+        if self.learner == "lightgbm":
+            self._fit_lightgbm(fit, stop)
+        else:
+            self._fit_torch(fit, stop)
+        return self
 
-        def loss(net, x, f, y):
-            w = torch.softmax(net(x), dim=1)
-            return ((torch.einsum("nm,nmh->nh", w, f) - y) ** 2).mean()
+    def _fit_torch(self, fit: tuple, stop: tuple) -> None:
+        import torch
 
-        net = self._net(len(rows.feature_names), len(rows.models))
+        torch.manual_seed(self.seed)
+        n_features, n_models = fit[0].shape[1], fit[1].shape[1]
+        layers = ([torch.nn.Linear(n_features, self.hidden), torch.nn.GELU(), torch.nn.Linear(self.hidden, n_models)]
+                  if self.learner == "mlp" else [torch.nn.Linear(n_features, n_models)])
+        net = torch.nn.Sequential(*layers)
+        torch.nn.init.zeros_(net[-1].weight)
+        torch.nn.init.zeros_(net[-1].bias)
+        fit, stop = ([torch.tensor(a, dtype=torch.float32) for a in part] for part in (fit, stop))
+
+        def loss(x, f, y):
+            return ((torch.einsum("nm,nmh->nh", torch.softmax(net(x), dim=1), f) - y) ** 2).mean()
+
         opt = torch.optim.Adam(net.parameters(), lr=self.lr, weight_decay=self.weight_decay)
         best, best_state, bad, self.steps_ = np.inf, None, 0, 0
         for step in range(self.max_steps):
             opt.zero_grad()
-            loss(net, *tensors["fit"]).backward()
+            loss(*fit).backward()
             opt.step()
             if step % 10 == 9:
                 with torch.no_grad():
-                    score = float(loss(net, *tensors["stop"]))
+                    score = float(loss(*stop))
                 if score < best - 1e-6:
                     best, bad, self.steps_ = score, 0, step + 1
                     best_state = {k: v.clone() for k, v in net.state_dict().items()}
@@ -289,35 +299,72 @@ class Learned(Router):
         if best_state is not None:
             net.load_state_dict(best_state)
         self.net_ = net.eval()
-        return self
 
-    def weights(self, rows: RouterRows) -> np.ndarray:
+    def _fit_lightgbm(self, fit: tuple, stop: tuple) -> None:
+        import lightgbm as lgb
+
+        n_models = fit[1].shape[1]
+        arrays = {}
+
+        def gradients(z: np.ndarray, f: np.ndarray, y: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+            # d/dz_k of mean_h (sum_m w_m f_mh - y_h)^2, w = softmax(z); Gauss-Newton for the hessian
+            w = _softmax(z)
+            fused = np.einsum("nm,nmh->nh", w, f)
+            slope = w[:, :, None] * (f - fused[:, None])  # d fused / d z_k
+            residual = (fused - y)[:, None]
+            return 2 * (residual * slope).mean(2), 2 * (slope ** 2).mean(2) + 1e-6
+
+        def objective(preds: np.ndarray, dataset: lgb.Dataset) -> tuple[np.ndarray, np.ndarray]:
+            z = preds.reshape(len(preds) // n_models, n_models, order="F") if preds.ndim == 1 else preds
+            grad, hess = gradients(z, *arrays[id(dataset)])
+            return (grad.ravel(order="F"), hess.ravel(order="F")) if preds.ndim == 1 else (grad, hess)
+
+        def fused_mse(preds: np.ndarray, dataset: lgb.Dataset) -> tuple[str, float, bool]:
+            z = preds.reshape(len(preds) // n_models, n_models, order="F") if preds.ndim == 1 else preds
+            f, y = arrays[id(dataset)]
+            return "fused_mse", float(((np.einsum("nm,nmh->nh", _softmax(z), f) - y) ** 2).mean()), False
+
+        labels = [np.arange(len(part[0])) % n_models for part in (fit, stop)]  # unused by the objective
+        train = lgb.Dataset(fit[0], labels[0], free_raw_data=False)
+        valid = lgb.Dataset(stop[0], labels[1], reference=train, free_raw_data=False)
+        arrays[id(train)], arrays[id(valid)] = fit[1:], stop[1:]
+        params = {"objective": objective, "num_class": n_models, "learning_rate": 0.05, "num_leaves": 15,
+                  "min_data_in_leaf": 50, "lambda_l2": 1.0, "seed": self.seed, "verbose": -1, "num_threads": 2}
+        self.booster_ = lgb.train(params, train, num_boost_round=self.max_steps, valid_sets=[valid], feval=fused_mse,
+                                  callbacks=[lgb.early_stopping(self.patience * 10, verbose=False)])
+        self.steps_ = self.booster_.best_iteration
+
+    def _weights_of(self, x: np.ndarray) -> np.ndarray:
+        """Weights [n, M] from scaled features [n, F]."""
+        if self.learner == "lightgbm":
+            return _softmax(np.asarray(self.booster_.predict(x, raw_score=True, num_iteration=self.steps_ or None)))
         import torch
 
-        self._check(rows)
         with torch.no_grad():
-            logits = self.net_(torch.tensor(self.scaler_.transform(rows.features), dtype=torch.float32))
-            return torch.softmax(logits, dim=1).double().numpy()
+            return torch.softmax(self.net_(torch.tensor(x, dtype=torch.float32)), dim=1).double().numpy()
+
+    def weights(self, rows: RouterRows) -> np.ndarray:
+        self._check(rows)
+        return self._weights_of(self.scaler_.transform(rows.features))
 
     def drivers(self, rows: RouterRows, i: int, top: int = 3) -> list[tuple[str, float]]:
         """The features that moved row `i`'s weight on its top forecaster most, against the
         fitted rows' typical (mean) features: (name, change in that weight), largest first."""
-        import torch
-
-        x = torch.tensor(self.scaler_.transform(rows.features[i:i + 1]), dtype=torch.float32)
-        with torch.no_grad():
-            w = torch.softmax(self.net_(x), dim=1)[0]
-            chosen = int(w.argmax())
-            # one feature at a time back to its mean (0 after scaling): how much would the weight drop
-            probes = x.repeat(x.shape[1], 1)
-            probes[torch.arange(x.shape[1]), torch.arange(x.shape[1])] = 0.0
-            moved = w[chosen] - torch.softmax(self.net_(probes), dim=1)[:, chosen]
-        order = np.argsort(-np.abs(moved.numpy()))[:top]
+        x = self.scaler_.transform(rows.features[i:i + 1])
+        w = self._weights_of(x)[0]
+        chosen = int(w.argmax())
+        # one feature at a time back to its mean (0 after scaling): how much would the weight drop
+        probes = np.repeat(x, x.shape[1], axis=0)
+        np.fill_diagonal(probes, 0.0)
+        moved = w[chosen] - self._weights_of(probes)[:, chosen]
+        order = np.argsort(-np.abs(moved))[:top]
         return [(rows.feature_names[j], float(moved[j])) for j in order]
 
     def describe(self) -> str:
-        kind = f"one hidden layer of {self.hidden}" if self.hidden else "linear"
-        return f"learned: softmax weights from the features ({kind}), {self.steps_} full-batch steps"
+        kind = {"mlp": f"one hidden layer of {self.hidden}", "linear": "a linear map",
+                "lightgbm": "boosted trees"}[self.learner]
+        unit = "rounds" if self.learner == "lightgbm" else "full-batch steps"
+        return f"learned: softmax weights from the features ({kind}), {self.steps_} {unit}"
 
 
 ROUTERS: dict[str, type[Router]] = {cls.name: cls for cls in (Best, Median, RankVote, InverseError, Rules, Learned)}

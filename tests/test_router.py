@@ -63,10 +63,11 @@ def _regimes(n: int = 1200, seed: int = 0) -> RouterRows:
     return _rows(np.stack([a, b], axis=1), target, features)
 
 
-def test_learned_mode_recovers_the_right_forecaster_in_each_regime():
+@pytest.mark.parametrize("learner", Learned.LEARNERS)
+def test_learned_mode_recovers_the_right_forecaster_in_each_regime(learner):
     rows = _regimes()
     fitted, unseen = rows.take(np.arange(800)), rows.take(np.arange(800, 1200))
-    learned = Learned().fit(fitted)
+    learned = Learned(learner=learner).fit(fitted)
     w = learned.weights(unseen)
     positive = unseen.features[:, 0] > 0
     assert w[positive, 0].mean() > 0.9 and w[~positive, 1].mean() > 0.9
