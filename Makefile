@@ -30,3 +30,4 @@ bench: $(STAMP)
 	$(PY) -m experiments.core_cost --llm-layers 6 --accuracy-steps 0
 	$(PY) -m experiments.core_accuracy
 	$(PY) -m experiments.hint_ablation
+	$(PY) -m experiments.router_table

@@ -10,6 +10,7 @@ to 1 per row; for the votes, which pick per step, they are each forecaster's sha
 from __future__ import annotations
 
 import inspect
+import warnings
 from abc import ABC, abstractmethod
 from dataclasses import dataclass
 from typing import ClassVar
@@ -31,7 +32,9 @@ class FeatureScaler:
     @classmethod
     def fit(cls, x: np.ndarray) -> "FeatureScaler":
         finite = np.where(np.isfinite(x), x, np.nan)
-        median = np.nan_to_num(np.nanmedian(finite, axis=0)) if len(x) else np.zeros(x.shape[1])
+        with warnings.catch_warnings():  # a column with no value at all (no track record yet) becomes 0
+            warnings.simplefilter("ignore", RuntimeWarning)
+            median = np.nan_to_num(np.nanmedian(finite, axis=0)) if len(x) else np.zeros(x.shape[1])
         filled = np.where(np.isfinite(x), x, median)
         std = filled.std(0)
         return cls(median, filled.mean(0), np.where(std > 0, std, 1.0))
@@ -329,7 +332,8 @@ class Learned(Router):
         valid = lgb.Dataset(stop[0], labels[1], reference=train, free_raw_data=False)
         arrays[id(train)], arrays[id(valid)] = fit[1:], stop[1:]
         params = {"objective": objective, "num_class": n_models, "learning_rate": 0.05, "num_leaves": 15,
-                  "min_data_in_leaf": 50, "lambda_l2": 1.0, "seed": self.seed, "verbose": -1, "num_threads": 2}
+                  "min_data_in_leaf": 50, "lambda_l2": 1.0, "seed": self.seed, "verbose": -1,
+                  "num_threads": 1}  # a few thousand rows: more threads only spin
         self.booster_ = lgb.train(params, train, num_boost_round=self.max_steps, valid_sets=[valid], feval=fused_mse,
                                   callbacks=[lgb.early_stopping(self.patience * 10, verbose=False)])
         self.steps_ = self.booster_.best_iteration
@@ -372,47 +376,61 @@ VOTES = ("median", "trimmed", "inverse-error")
 
 
 class Auto(Router):
-    """Chooses among `modes` on held-back rows: each mode is fitted on the earlier origins of the
-    fitted rows and scored on the last `holdout` of them (starting H origins later, so that no
-    target row is shared with the earlier ones; for many short series, a quarter of the series);
-    the winner is refitted on all rows. If its fused
-    forecast on the fitted rows is then worse than the best single forecaster's, the best single
-    forecaster is used instead: on the rows it learned from, the fused forecast never loses."""
+    """Chooses among `modes` by blocked cross-validation on the fitted rows: their origins are cut
+    into `folds` contiguous blocks; each block is scored by every mode fitted on the other rows
+    whose targets do not overlap it (origins at least H away; for many short series with too few
+    origins, whole series are held out instead). Of the modes, the first in `modes` (simplest
+    first) whose mean MSE over the blocks is within one standard error (of the paired
+    differences) of the lowest is chosen — a mode must beat a simpler one clearly, not by the
+    luck of one block — and refitted on all rows. If its fused forecast on the fitted rows is
+    then worse than the best single forecaster's, the best single forecaster is used instead: on
+    the rows it learned from, the fused forecast never loses."""
 
     name = "auto"
 
-    def __init__(self, modes: tuple[str, ...] = ("best", *VOTES, "rules", "learned"), holdout: float = 0.25,
+    def __init__(self, modes: tuple[str, ...] = ("best", *VOTES, "rules", "learned"), folds: int = 4,
                  seed: int = 0) -> None:
         self.modes = modes
-        self.holdout = holdout
+        self.folds = folds
         self.seed = seed
 
-    def _held_back(self, rows: RouterRows) -> tuple[np.ndarray, np.ndarray] | None:
-        """Masks of the rows to fit on and the rows to score on: the last origins, H steps after
-        the others; where there are too few origins for that but several series (many short ones),
-        every fourth series; None where neither is possible."""
+    def _folds(self, rows: RouterRows) -> list[tuple[np.ndarray, np.ndarray]]:
+        """(fit mask, score mask) for each block."""
         horizon = rows.forecasts.shape[2]
         origins = np.unique(rows.origin)
-        cut = origins[int(len(origins) * (1 - self.holdout))]
-        early, held = rows.origin < cut - horizon, rows.origin >= cut
-        if early.any() and held.any():
-            return early, held
+        edges = np.linspace(0, len(origins), self.folds + 1).round().astype(int)
+        folds = []
+        for k in range(self.folds):
+            if edges[k + 1] <= edges[k]:
+                continue
+            lo, hi = origins[edges[k]], origins[edges[k + 1] - 1]
+            score = (rows.origin >= lo) & (rows.origin <= hi)
+            fit = (rows.origin <= lo - horizon) | (rows.origin >= hi + horizon)
+            if fit.any() and score.any():
+                folds.append((fit, score))
+        if len(folds) >= 2:
+            return folds
         series = np.unique(rows.series)
-        if len(series) >= 4:
-            held = np.isin(rows.series, series[::max(2, round(1 / self.holdout))])
-            return ~held, held
-        return None
+        if len(series) >= 2 * self.folds:
+            groups = np.arange(len(series)) % self.folds
+            return [(~np.isin(rows.series, series[groups == k]), np.isin(rows.series, series[groups == k]))
+                    for k in range(self.folds)]
+        return []
 
     def fit(self, rows: RouterRows) -> "Auto":
         super().fit(rows)
-        parts = self._held_back(rows) if len(self.modes) > 1 else None
-        self.scores_, self.too_few_ = {}, len(self.modes) > 1 and parts is None
-        if parts is not None:
-            early, held = (rows.take(m) for m in parts)
-            self.scores_ = {m: mse(held.target, make_router(m, self.seed).fit(early).fuse(held)) for m in self.modes}
-        # with too few windows to hold any back, nothing can be chosen fairly: the best single one
-        self.choice_ = (min(self.scores_, key=self.scores_.get) if self.scores_ else
-                        "best" if self.too_few_ else self.modes[0])
+        folds = self._folds(rows) if len(self.modes) > 1 else []
+        self.too_few_ = len(self.modes) > 1 and not folds
+        errors = np.array([[mse(rows.target[score], make_router(m, self.seed).fit(rows.take(fit)).fuse(rows.take(score)))
+                            for fit, score in folds] for m in self.modes]) if folds else np.zeros((0, 0))
+        self.scores_ = dict(zip(self.modes, errors.mean(1))) if folds else {}
+        if folds:
+            lowest = int(errors.mean(1).argmin())
+            diff = errors - errors[lowest]
+            se = diff.std(1, ddof=1) / np.sqrt(diff.shape[1])
+            self.choice_ = next(m for m, d, e in zip(self.modes, diff.mean(1), se) if d <= e)
+        else:  # nothing can be chosen fairly with too few windows: the best single forecaster
+            self.choice_ = "best" if self.too_few_ else self.modes[0]
         self.router_ = make_router(self.choice_, self.seed).fit(rows)
         self.fitted_mse_ = mse(rows.target, self.router_.fuse(rows))
         best_single = float(self.mean_error_.min())
@@ -432,8 +450,9 @@ class Auto(Router):
 
     def describe(self) -> str:
         scores = ", ".join(f"{m} {s:.4f}" for m, s in sorted(self.scores_.items(), key=lambda kv: kv[1]))
-        why = (f"chose {self.choice_} on held-back validation rows (MSE {scores})" if self.scores_
-               else "best (too few validation windows to hold some back and choose a mode)" if self.too_few_
+        why = (f"chose {self.choice_} by {self.folds}-fold blocked cross-validation on the validation windows "
+               f"(the simplest within one standard error of the lowest; mean MSE {scores})" if self.scores_
+               else "best (too few validation windows to cross-validate a choice of mode)" if self.too_few_
                else f"{self.choice_} (the only mode asked for)")
         fallback = f"; it lost to {self.router_.describe()} on all fitted rows, so that is used" if self.fell_back_ else ""
         return f"auto: {why}{fallback}\n{self.router_.describe()}"

@@ -117,6 +117,19 @@ def test_auto_never_loses_to_the_best_single_forecaster_on_the_rows_it_learned_f
         assert mse(rows.target, auto.fuse(rows)) <= rows.errors().mean(0).min() * (1 + 1e-9)
 
 
+def test_auto_prefers_the_simpler_mode_unless_a_richer_one_wins_clearly():
+    rng = np.random.default_rng(2)
+    target = rng.standard_normal((600, 8))
+    good = target + 0.3 * rng.standard_normal(target.shape)
+    poor = good + rng.standard_normal(target.shape)  # good's errors and more: any weight on it hurts
+    noise_features = rng.standard_normal((600, 3))  # nothing to learn from
+    plain = Auto().fit(_rows(np.stack([good, poor], axis=1), target, noise_features))
+    assert plain.choice_ == "best" and plain.router_.describe().startswith("best: always a")
+    regimes = Auto().fit(_regimes())  # here the features tell which forecaster is right: a router must win
+    assert regimes.choice_ in ("rules", "learned")
+    assert regimes.scores_[regimes.choice_] < 0.2 * regimes.scores_["best"]
+
+
 def _bundle(frame: pd.DataFrame):
     return load(frame, seq_len=96, horizon=24)
 
