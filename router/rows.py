@@ -31,7 +31,7 @@ class RouterRows:
     forecasts: np.ndarray  # [n, M, H] float32, z-scored
     features: np.ndarray  # [n, F]; NaN where a recent error was not known yet
     recent_error: np.ndarray  # [n, M] MSE over the latest windows known at the origin; NaN if none
-    origin: np.ndarray  # [n] the row's origin (time order, for held-back slices)
+    origin: np.ndarray  # [n] the row's origin (time order, for the blocked cross-validation)
     series: np.ndarray  # [n] the row's series index
     target: np.ndarray | None = None  # [n, H] when known
 
