@@ -127,8 +127,8 @@ def build_parser() -> argparse.ArgumentParser:
                      help="folder for comparison.csv, comparison.md, config.json and forecast.png "
                      "(default: runs/<data>-H<horizon>)")
     fit.add_argument("--router", default="auto", choices=MODES,
-                     help="how the fused row (hybrid) combines the models: auto (default: chosen on held-back "
-                     "validation windows, never worse than the best single model on validation), vote, or one mode")
+                     help="how the fused row (hybrid) combines the models: auto (default: chosen by cross-validation on "
+                     "the validation windows, never worse than the best single model on validation), vote, or one mode")
     fit.add_argument("--no-fused", action="store_true", help="leave out the fused row")
     _core_arguments(fit, "the Time-LLM core (--models ...,timellm)")
     fit.add_argument("--no-cache", action="store_true",

@@ -459,13 +459,18 @@ class Auto(Router):
 
 
 ROUTERS["auto"] = Auto
-MODES = ("auto", "vote", *(m for m in ROUTERS if m != "auto"))
+# the learned mode with another learner than its default: "learned-linear", "learned-lightgbm"
+LEARNER_MODES = tuple(f"learned-{learner}" for learner in Learned.LEARNERS if learner != "mlp")
+MODES = ("auto", "vote", *(m for m in ROUTERS if m != "auto"), *LEARNER_MODES)
 
 
 def make_router(mode: str, seed: int = 0) -> Router:
-    """'auto' (choose on held-back validation rows), 'vote' (choose among the votes), or one mode."""
+    """'auto' (chosen by cross-validation on validation rows), 'vote' (the same, among the votes),
+    one mode, or 'learned-<learner>'."""
     if mode == "vote":
         return Auto(modes=VOTES, seed=seed)
+    if mode in LEARNER_MODES:
+        return Learned(learner=mode.removeprefix("learned-"), seed=seed)
     if mode not in ROUTERS:
         raise ValueError(f"unknown router mode '{mode}'; known: {', '.join(MODES)}")
     cls = ROUTERS[mode]
