@@ -31,3 +31,4 @@ bench: $(STAMP)
 	$(PY) -m experiments.core_accuracy
 	$(PY) -m experiments.hint_ablation
 	$(PY) -m experiments.router_table
+	$(PY) -m experiments.select_scale
