@@ -8,7 +8,7 @@ import warnings
 
 import numpy as np
 
-from baselines.cache import memo_json
+from hybrid.cache import memo_json
 from baselines.parallel import map_channels
 from baselines.statespace import state_space_forecast
 from hybrid.data import SeriesBundle

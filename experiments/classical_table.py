@@ -15,7 +15,7 @@ import pandas as pd
 from tqdm.auto import tqdm
 
 from baselines import FORECASTERS
-from baselines.cache import CachedForecaster, ForecastCache
+from hybrid.cache import CachedForecaster, ForecastCache
 from experiments.record import write_result
 from hybrid.data import load
 from hybrid.evaluation import compare, to_markdown

@@ -23,7 +23,7 @@ import numpy as np
 import pandas as pd
 
 from baselines import FORECASTERS
-from baselines.cache import CachedForecaster, ForecastCache
+from hybrid.cache import CachedForecaster, ForecastCache
 from experiments.record import TreeMemory, peak_memory_mib, write_result
 from hybrid.data import SeriesBundle, load
 from hybrid.evaluation import to_markdown

@@ -14,7 +14,7 @@ from datetime import datetime, timezone
 from pathlib import Path
 
 from baselines import FORECASTERS
-from baselines.cache import CachedForecaster, ForecastCache
+from hybrid.cache import CachedForecaster, ForecastCache
 from baselines.prophet import VERBOSE_ENV
 from hybrid.data import FILL_METHODS, SeriesBundle, load
 from hybrid.core.defaults import DEFAULTS, HINT_MODES, PRECISIONS

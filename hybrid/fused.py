@@ -14,7 +14,7 @@ import numpy as np
 from tqdm.auto import tqdm
 
 from baselines import FORECASTERS
-from baselines.cache import CachedForecaster, ForecastCache
+from hybrid.cache import CachedForecaster, ForecastCache
 from hybrid.data import SeriesBundle
 from hybrid.errors import InputError
 from hybrid.forecaster import Forecaster

@@ -5,7 +5,7 @@ import numpy as np
 import pytest
 
 from baselines import ARIMA, Linear, SeasonalNaive
-from baselines.cache import CachedForecaster, ForecastCache, memo_json
+from hybrid.cache import CachedForecaster, ForecastCache, memo_json
 from hybrid.data import load
 from tests.conftest import wide_frame
 

@@ -12,7 +12,7 @@ import torch
 from tqdm.auto import tqdm
 
 from baselines import FORECASTERS
-from baselines.cache import CachedForecaster
+from hybrid.cache import CachedForecaster
 from hybrid.core.defaults import DEFAULTS, EVAL_BATCH, HINT_MODES
 from hybrid.core.hints import HintTable, crossfit_forecasts
 from hybrid.core.backbone import Backbone, Tokenizer, load_backbone, resolve_dtype

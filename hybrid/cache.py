@@ -11,6 +11,8 @@ parameters (but those in its `cache_ignores`, which change no forecast), and the
 model's package, so an edit to a model's code makes its old entries unreachable instead of
 silently reused. An entry whose sidecar is unreadable or
 names another key, or whose array has another shape or checksum, is reported and recomputed.
+This module lives in `hybrid/`, not beside the models, so that an edit to it leaves their
+source (and every cached forecast) as it was; a change to what is stored bumps `FORMAT`.
 """
 
 from __future__ import annotations
