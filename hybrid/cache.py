@@ -32,6 +32,7 @@ import numpy as np
 
 from hybrid.data import SeriesBundle, cache_dir, file_hash
 from hybrid.forecaster import Forecaster
+from hybrid.metrics import track_origins
 
 FORMAT = 2  # 2: float64 arrays
 
@@ -86,6 +87,8 @@ class ForecastCache:
             "data": data.fingerprint(),
             "code": code_fingerprint(Path(inspect.getfile(type(model))).parent),
         }
+        if model.cache_from != "train":  # every-origin entries keep the keys they always had
+            parts["origins_from"] = model.cache_from
         return hashlib.sha256(json.dumps(parts, sort_keys=True).encode()).hexdigest()[:32], parts
 
     def load(self, key: str, shape: tuple[int, ...]) -> np.ndarray | None:
@@ -135,12 +138,21 @@ class ForecastCache:
                 os.remove(tmp)
 
 
+def cached_origins(data: SeriesBundle, first_part: str) -> np.ndarray:
+    """The origins whose forecasts are cached: every one (`train`), or from the validation part's
+    track record on (`val`: what scoring and the router read)."""
+    if first_part == "train":
+        return data.every_origin()
+    return np.arange(track_origins(data, data.origins(first_part))[0], data.every_origin()[-1] + 1)
+
+
 class CachedForecaster(Forecaster):
     """A forecaster whose forecasts from every origin of the data are computed once, then read.
 
     `fit` looks the forecasts up; on a miss it fits the wrapped model and predicts every origin
-    (`data.every_origin()`) in one call, then stores them. `predict` only indexes that array, so
-    it must be given the data it was fitted on.
+    (`data.every_origin()`; for a model whose `cache_from` is `val`, only those from the
+    validation part's track record on) in one call, then stores them. `predict` only indexes
+    that array, so it must be given the data it was fitted on.
     """
 
     def __init__(self, model: Forecaster, cache: ForecastCache | None = None) -> None:
@@ -155,7 +167,7 @@ class CachedForecaster(Forecaster):
         return self.model.get_params()
 
     def fit(self, data: SeriesBundle) -> "CachedForecaster":
-        origins = data.every_origin()
+        origins = cached_origins(data, self.model.cache_from)
         key, parts = self.cache.key(data, self.model)
         shape = (len(origins), data.horizon, data.n_channels)
         forecasts = self.cache.load(key, shape)

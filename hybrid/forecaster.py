@@ -38,6 +38,9 @@ class Forecaster(ABC):
     name: ClassVar[str]
     # constructor parameters that change no forecast (progress bars, where checkpoints go)
     cache_ignores: ClassVar[tuple[str, ...]] = ()
+    # the first part whose origins the forecast cache keeps: "train" (every origin: the hints read
+    # the training ones) or "val" (the scored origins, with the router's track record before them)
+    cache_from: ClassVar[str] = "train"
 
     @abstractmethod
     def fit(self, data: SeriesBundle) -> "Forecaster":

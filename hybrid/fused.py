@@ -20,7 +20,8 @@ from hybrid.errors import InputError
 from hybrid.forecaster import Forecaster
 from hybrid.metrics import mse
 from router.routers import MODES, Router, make_router
-from router.rows import RouterRows, build_rows, track_origins
+from hybrid.metrics import mse, track_origins
+from router.rows import RouterRows, build_rows
 
 KNOWN_MODELS = (*FORECASTERS, "timellm")
 # Fast and different from each other: a seasonal copy, two linear maps, a state-space model and trees.

@@ -94,3 +94,12 @@ def recent_errors(errors: np.ndarray, horizon: int, track: int = TRACK_WINDOWS) 
     n = counts[hi] - counts[lo]
     with np.errstate(invalid="ignore", divide="ignore"):
         return np.where(n > 0, (sums[hi] - sums[lo]) / np.maximum(n, 1), np.nan)
+
+
+def track_origins(data: SeriesBundle, origins: np.ndarray, track: int = TRACK_WINDOWS) -> np.ndarray:
+    """The contiguous run of origins whose forecasts `build_rows` needs for `origins`: from the
+    earliest window of the first origin's track record (or the first origin the data has) to the
+    last origin."""
+    origins = np.asarray(origins)
+    first = max(data.seq_len, int(origins.min()) - data.horizon - track + 1)
+    return np.arange(first, int(origins.max()) + 1)

@@ -15,7 +15,7 @@ from dataclasses import dataclass, replace
 import numpy as np
 
 from hybrid.data import SeriesBundle, per_series
-from hybrid.metrics import TRACK_WINDOWS, recent_errors, window_errors
+from hybrid.metrics import TRACK_WINDOWS, recent_errors, track_origins, window_errors
 from router.features import calendar_periods, feature_docs, forecaster_features, window_features
 
 # rows per chunk where a [n, M, H] temporary would be large
@@ -69,15 +69,6 @@ class RouterRows:
             f = self.forecasts[i:i + CHUNK].astype(np.float64)
             out[i:i + CHUNK] = ((f - self.target[i:i + CHUNK, None]) ** 2).mean(-1)
         return out
-
-
-def track_origins(data: SeriesBundle, origins: np.ndarray, track: int = TRACK_WINDOWS) -> np.ndarray:
-    """The contiguous run of origins whose forecasts `build_rows` needs for `origins`: from the
-    earliest window of the first origin's track record (or the first origin the data has) to the
-    last origin."""
-    origins = np.asarray(origins)
-    first = max(data.seq_len, int(origins.min()) - data.horizon - track + 1)
-    return np.arange(first, int(origins.max()) + 1)
 
 
 def build_rows(data: SeriesBundle, models: Sequence[str], forecasts: Sequence[np.ndarray], first_origin: int,

@@ -7,6 +7,7 @@ import pytest
 from baselines import ARIMA, Linear, SeasonalNaive
 from hybrid.cache import CachedForecaster, ForecastCache, memo_json
 from hybrid.data import load
+from hybrid.metrics import TRACK_WINDOWS
 from tests.conftest import wide_frame
 
 
@@ -98,3 +99,17 @@ def test_arima_search_is_memoised_per_training_rows():
     warm = time.perf_counter() - start
     assert first.specs_ == second.specs_
     assert warm < cold / 3
+
+
+def test_a_model_cached_from_validation_keeps_only_the_origins_scoring_and_the_router_read(tmp_path):
+    class ValOnly(SeasonalNaive):
+        cache_from = "val"
+
+    data = load(wide_frame(n=600), seq_len=48, horizon=12)
+    cached = CachedForecaster(ValOnly(), ForecastCache(tmp_path)).fit(data)
+    first = data.origins("val")[0] - data.horizon - TRACK_WINDOWS + 1
+    assert cached.first_origin_ == first and len(cached.forecasts_) == data.every_origin()[-1] + 1 - first
+    scored = np.concatenate([data.origins("val"), data.origins("test")])
+    np.testing.assert_array_equal(cached.predict(data, scored), SeasonalNaive().fit(data).predict(data, scored))
+    with pytest.raises(ValueError, match="origins must lie in"):
+        cached.predict(data, data.origins("train")[:1])
