@@ -57,7 +57,8 @@ def _data_arguments(parser: argparse.ArgumentParser) -> None:
                         "take the first value; interpolate: linear) instead of refusing the data")
 
 
-def _core_arguments(parser: argparse.ArgumentParser, title: str) -> None:
+def _core_arguments(parser: argparse.ArgumentParser, title: str, training: bool = True) -> None:
+    """The core's settings; with `training`, also how it is trained (explain trains nothing)."""
     core = parser.add_argument_group(title)
     d = DEFAULTS
     core.add_argument("--backbone", default=d.backbone,
@@ -85,6 +86,10 @@ def _core_arguments(parser: argparse.ArgumentParser, title: str) -> None:
                       help="0 (default): the hint models' own, in-sample, forecasts on the training windows; K >= 2: "
                       "cross-fitted over K forward folds (each block's hints from models fitted on the rows before "
                       "it; the first block's windows are left out of training)")
+    core.add_argument("--seed", type=int, default=d.seed,
+                      help=f"seed for initialisation and sampling (default {d.seed})")
+    if not training:
+        return
     core.add_argument("--epochs", type=int, default=d.epochs, help=f"at most this many epochs (default {d.epochs})")
     core.add_argument("--batch-size", type=int, default=d.batch_size,
                       help=f"windows per step (default {d.batch_size})")
@@ -97,8 +102,6 @@ def _core_arguments(parser: argparse.ArgumentParser, title: str) -> None:
                       help="seconds for the core's training: no epoch starts that would end past it (judged by "
                       "the last epoch's duration); the best epoch is kept")
     core.add_argument("--checkpoint-dir", type=Path, help="keep best/last checkpoints here (safetensors + JSON)")
-    core.add_argument("--seed", type=int, default=d.seed,
-                      help=f"seed for initialisation and sampling (default {d.seed})")
 
 
 def build_parser() -> argparse.ArgumentParser:
@@ -175,21 +178,22 @@ def build_parser() -> argparse.ArgumentParser:
     explain.add_argument("--checkpoint", type=Path, metavar="DIR",
                          help="a --checkpoint-dir of `hybrid fit` (its best epoch), or a checkpoint stem")
     explain.add_argument("--top", type=int, default=5, help="prototypes and nearest words shown (default 5)")
-    _core_arguments(explain, "the core's settings (ignored with --checkpoint)")
+    _core_arguments(explain, "the core's settings (ignored with --checkpoint)", training=False)
     explain.set_defaults(func=run_explain)
     return parser
 
 
 def _core_params(args: argparse.Namespace) -> dict:
     """The core's constructor parameters from the command line."""
-    return {"backbone": args.backbone, "llm_layers": args.llm_layers, "precision": args.precision,
+    params = {"backbone": args.backbone, "llm_layers": args.llm_layers, "precision": args.precision,
             "vocab_size": args.vocab_size or None, "n_prototypes": args.prototypes, "hints": args.hints,
             "hint_models": args.hint_models, "residual_on": args.residual_on,
-            "hint_folds": args.hint_folds, "epochs": args.epochs,
-            "batch_size": args.batch_size, "lr": args.lr, "sample_fraction": args.sample_fraction,
-            "patience": args.patience, "time_budget": args.time_budget, "seed": args.seed,
-            "checkpoint_dir": str(args.checkpoint_dir) if args.checkpoint_dir else None,
-            "progress": not getattr(args, "quiet", False)}
+            "hint_folds": args.hint_folds, "seed": args.seed, "progress": not getattr(args, "quiet", False)}
+    if hasattr(args, "epochs"):  # the commands that train the core
+        params.update(epochs=args.epochs, batch_size=args.batch_size, lr=args.lr,
+                      sample_fraction=args.sample_fraction, patience=args.patience, time_budget=args.time_budget,
+                      checkpoint_dir=str(args.checkpoint_dir) if args.checkpoint_dir else None)
+    return params
 
 
 def run_explain(args: argparse.Namespace) -> int:
@@ -206,7 +210,7 @@ def run_explain(args: argparse.Namespace) -> int:
     if args.checkpoint:
         core = TimeLLMForecaster.from_checkpoint(args.checkpoint, data, progress=False)
     else:
-        core = TimeLLMForecaster(**{**_core_params(args), "checkpoint_dir": None, "progress": False})
+        core = TimeLLMForecaster(**{**_core_params(args), "progress": False})
         core.fit_hints(data)
         core.model_ = core.build(data)
         print("note: an untrained core (pass --checkpoint DIR for one trained by hybrid fit --checkpoint-dir DIR)")

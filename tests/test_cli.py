@@ -158,6 +158,11 @@ def test_help_is_complete():
     assert fit.returncode == 0
     for flag in ("--data", "--target", "--all", "--horizon", "--seq-len", "--models", "--out", "--fill"):
         assert flag in fit.stdout
+    # explain trains nothing: it offers the core's settings, not the training flags it would ignore
+    explain = subprocess.run([sys.executable, "-m", "hybrid", "explain", "--help"], capture_output=True, text=True)
+    assert "--hints" in explain.stdout and "--seed" in explain.stdout
+    assert "--epochs" not in explain.stdout and "--time-budget" not in explain.stdout
+    assert "--epochs" in fit.stdout
 
 
 def test_help_shows_the_cores_own_defaults_without_loading_torch():
