@@ -2,10 +2,13 @@
 and of the default fused forecast (auto), on the public protocol.
 
     python -m experiments.router_table [--data ETTh1 ETTh2] [--horizons 96 192 336 720]
-                                       [--models snaive,linear,dlinear,ets,lightgbm]
+                                       [--models snaive,linear,dlinear,ets,lightgbm[,timellm]]
+                                       [--core-epochs N --core-sample-fraction F --core-val-stride K]
 
 The members' forecasts come from (and go to) the forecast cache. Every router learns from the
-validation windows only; the test windows are scored once per row of the table.
+validation windows only; the test windows are scored once per row of the table. The core
+(`timellm`, the default hints) is a member when named; its training budget can be cut with the
+--core-* options (default: the core's own).
 """
 
 from __future__ import annotations
@@ -40,10 +43,10 @@ def routers(seed: int = 0) -> dict[str, Router]:
     return modes
 
 
-def run_one(dataset: str, horizon: int, models: str) -> list[dict]:
+def run_one(dataset: str, horizon: int, models: str, core_params: dict) -> list[dict]:
     data = load(dataset, horizon=horizon)
     start = time.perf_counter()
-    fused = HybridForecaster(models, progress=True).fit_members(data)
+    fused = HybridForecaster(models, core_params=core_params, progress=True).fit_members(data)
     members_seconds = time.perf_counter() - start
     val = fused.rows(data, data.origins("val"), with_target=True)
     test = fused.rows(data, data.origins("test"), with_target=True)
@@ -109,14 +112,23 @@ def main() -> None:
     parser.add_argument("--data", nargs="+", default=["ETTh1", "ETTh2"])
     parser.add_argument("--horizons", nargs="+", type=int, default=list(FOUR_HORIZONS))
     parser.add_argument("--models", default=DEFAULT_MEMBERS)
+    parser.add_argument("--core-epochs", type=int)
+    parser.add_argument("--core-sample-fraction", type=float)
+    parser.add_argument("--core-val-stride", type=int)
     args = parser.parse_args()
+    core_params = {k: v for k, v in (("epochs", args.core_epochs), ("sample_fraction", args.core_sample_fraction),
+                                     ("val_stride", args.core_val_stride)) if v is not None}
     rows = []
     for dataset in args.data:
         for horizon in tqdm(args.horizons, desc=dataset, unit="horizon"):
-            rows += run_one(dataset, horizon, args.models)
+            rows += run_one(dataset, horizon, args.models, core_params)
     frame = pd.DataFrame(rows)
-    markdown = (f"- members: {args.models}; the router learns from the validation windows only\n\n" + report(frame))
-    path = write_result("router_table", "The router against every single forecaster", markdown,
+    budget = f" (the core's budget: {core_params})" if core_params and "timellm" in args.models else ""
+    markdown = (f"- members: {args.models}{budget}; the router learns from the validation windows only\n\n"
+                + report(frame))
+    # the core's members get their own file: the classical table stays beside it
+    stem = "router_table_core" if "timellm" in args.models else "router_table"
+    path = write_result(stem, "The router against every single forecaster", markdown,
                         {"rows": frame.to_dict("records")})
     print(markdown.split("## What")[0])
     print(f"wrote {path}")

@@ -120,8 +120,7 @@ class HybridForecaster(Forecaster):
         self.fit_members(data)
         val = self.rows(data, data.origins("val"), with_target=True)
         self.router_: Router = make_router(self.mode, self.seed).fit(val)
-        errors = val.errors()
-        self.val_mse_ = {**dict(zip(self.member_names_, map(float, errors.mean(0)))),
+        self.val_mse_ = {**dict(zip(self.member_names_, map(float, self.router_.mean_error_))),
                          self.name: mse(val.target, self.router_.fuse(val))}
         return self
 

@@ -141,8 +141,8 @@ class Median(RankVote):
 
     name = "median"
 
-    def __init__(self) -> None:
-        super().__init__(trim=0)
+    def __init__(self) -> None:  # no trim: the ranks kept follow from the number of forecasters alone
+        pass
 
     def _ranks(self, M: int) -> tuple[int, int]:
         return (M - 1) // 2, M // 2 + 1
@@ -421,10 +421,11 @@ class Auto(Router):
         super().fit(rows)
         folds = self._folds(rows) if len(self.modes) > 1 else []
         self.too_few_ = len(self.modes) > 1 and not folds
-        errors = np.array([[mse(rows.target[score], make_router(m, self.seed).fit(rows.take(fit)).fuse(rows.take(score)))
-                            for fit, score in folds] for m in self.modes]) if folds else np.zeros((0, 0))
-        self.scores_ = dict(zip(self.modes, errors.mean(1))) if folds else {}
+        self.scores_ = {}
         if folds:
+            errors = np.array([[mse(rows.target[score], make_router(m, self.seed).fit(rows.take(fit)).fuse(rows.take(score)))
+                                for fit, score in folds] for m in self.modes])
+            self.scores_ = dict(zip(self.modes, errors.mean(1)))
             lowest = int(errors.mean(1).argmin())
             diff = errors - errors[lowest]
             se = diff.std(1, ddof=1) / np.sqrt(diff.shape[1])
