@@ -376,10 +376,13 @@ VOTES = ("median", "trimmed", "inverse-error")
 
 
 class Auto(Router):
-    """Chooses among `modes` by blocked cross-validation on the fitted rows: their origins are cut
-    into `folds` contiguous blocks; each block is scored by every mode fitted on the other rows
-    whose targets do not overlap it (origins at least H away; for many short series with too few
-    origins, whole series are held out instead). Of the modes, the first in `modes` (simplest
+    """Chooses among `modes` by cross-validation on the fitted rows: their origins are cut into
+    `folds` contiguous blocks. `cv="forward"` (default) scores each block after the first by every
+    mode fitted on the rows before it, as the router is used: always on windows after those it
+    learned from; `cv="blocked"` scores every block by modes fitted on the rows on both sides of
+    it. Either way a fitted row's target never overlaps the scored block (origins at least H
+    away); for many short series with too few origins, whole series are held out instead. Of the
+    modes, the first in `modes` (simplest
     first) whose mean MSE over the blocks is within one standard error (of the paired
     differences) of the lowest is chosen — a mode must beat a simpler one clearly, not by the
     luck of one block — and refitted on all rows. If its fused forecast on the fitted rows is
@@ -388,10 +391,13 @@ class Auto(Router):
 
     name = "auto"
 
+    CV = ("forward", "blocked")
+
     def __init__(self, modes: tuple[str, ...] = ("best", *VOTES, "rules", "learned"), folds: int = 4,
-                 seed: int = 0) -> None:
+                 cv: str = "forward", seed: int = 0) -> None:
         self.modes = modes
         self.folds = folds
+        self.cv = cv
         self.seed = seed
 
     def _folds(self, rows: RouterRows) -> list[tuple[np.ndarray, np.ndarray]]:
@@ -400,12 +406,16 @@ class Auto(Router):
         origins = np.unique(rows.origin)
         edges = np.linspace(0, len(origins), self.folds + 1).round().astype(int)
         folds = []
-        for k in range(self.folds):
+        if self.cv not in self.CV:
+            raise ValueError(f"unknown cv '{self.cv}'; known: {', '.join(self.CV)}")
+        for k in range(1 if self.cv == "forward" else 0, self.folds):
             if edges[k + 1] <= edges[k]:
                 continue
             lo, hi = origins[edges[k]], origins[edges[k + 1] - 1]
             score = (rows.origin >= lo) & (rows.origin <= hi)
-            fit = (rows.origin <= lo - horizon) | (rows.origin >= hi + horizon)
+            fit = rows.origin <= lo - horizon
+            if self.cv == "blocked":
+                fit |= rows.origin >= hi + horizon
             if fit.any() and score.any():
                 folds.append((fit, score))
         if len(folds) >= 2:
@@ -451,7 +461,8 @@ class Auto(Router):
 
     def describe(self) -> str:
         scores = ", ".join(f"{m} {s:.4f}" for m, s in sorted(self.scores_.items(), key=lambda kv: kv[1]))
-        why = (f"chose {self.choice_} by {self.folds}-fold blocked cross-validation on the validation windows "
+        how = "forward-chaining" if self.cv == "forward" else "blocked"
+        why = (f"chose {self.choice_} by {how} cross-validation over {self.folds} blocks of the validation windows "
                f"(the simplest within one standard error of the lowest; mean MSE {scores})" if self.scores_
                else "best (too few validation windows to cross-validate a choice of mode)" if self.too_few_
                else f"{self.choice_} (the only mode asked for)")

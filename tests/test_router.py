@@ -117,6 +117,20 @@ def test_auto_never_loses_to_the_best_single_forecaster_on_the_rows_it_learned_f
         assert mse(rows.target, auto.fuse(rows)) <= rows.errors().mean(0).min() * (1 + 1e-9)
 
 
+def test_auto_scores_each_block_by_modes_fitted_on_earlier_windows_only():
+    rows = _regimes(400)
+    horizon = rows.forecasts.shape[2]
+    forward = Auto()._folds(rows)
+    assert len(forward) == 3  # every block but the first, which nothing precedes
+    for fit, score in forward:
+        assert fit.any() and rows.origin[fit].max() + horizon <= rows.origin[score].min()
+    blocked = Auto(cv="blocked")._folds(rows)
+    assert len(blocked) == 4 and any(rows.origin[fit].max() > rows.origin[score].max() for fit, score in blocked)
+    for fit, score in blocked:  # on both sides, but never a target row shared with the scored block
+        gap = np.abs(rows.origin[fit][:, None] - rows.origin[score][None, :]).min()
+        assert gap >= horizon
+
+
 def test_auto_prefers_the_simpler_mode_unless_a_richer_one_wins_clearly():
     rng = np.random.default_rng(2)
     target = rng.standard_normal((600, 8))
