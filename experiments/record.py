@@ -57,8 +57,9 @@ class TreeMemory:
 COMMIT_AT_START = git_commit()
 
 
-def write_result(stem: str, title: str, markdown: str, payload: dict) -> Path:
-    """Write `results/<stem>.md` (for people) and `results/<stem>.json` (for programs)."""
+def write_result(stem: str, title: str, markdown: str, payload: dict, echo: bool = False) -> Path:
+    """Write `results/<stem>.md` (for people) and `results/<stem>.json` (for programs); with
+    `echo`, also print the markdown and where it went."""
     meta = {
         "command": "python -m " + shlex.join([sys.modules["__main__"].__spec__.name, *sys.argv[1:]]),
         "commit": COMMIT_AT_START,
@@ -70,5 +71,8 @@ def write_result(stem: str, title: str, markdown: str, payload: dict) -> Path:
     RESULTS.mkdir(parents=True, exist_ok=True)
     (RESULTS / f"{stem}.json").write_text(json.dumps({**meta, **payload}, indent=2, default=str) + "\n")
     header = "\n".join(f"- {k}: `{v}`" for k, v in meta.items() if k != "versions")
-    (RESULTS / f"{stem}.md").write_text(f"# {title}\n\n{header}\n\n{markdown}\n")
-    return RESULTS / f"{stem}.md"
+    path = RESULTS / f"{stem}.md"
+    path.write_text(f"# {title}\n\n{header}\n\n{markdown}\n")
+    if echo:
+        print(f"{markdown}\nwrote {path}")
+    return path

@@ -56,10 +56,8 @@ def main() -> None:
     markdown = (f"- members: {args.models}; auto's candidate modes: best, median, trimmed, inverse-error, rules, "
                 "learned; 4 blocks of the validation windows (forward: blocks 2-4 scored)\n\n"
                 + to_markdown(frame, floatfmt=".4f"))
-    path = write_result("router_cv", "Forward-chaining against blocked cross-validation for auto", markdown,
-                        {"rows": rows})
-    print(markdown)
-    print(f"wrote {path}")
+    write_result("router_cv", "Forward-chaining against blocked cross-validation for auto", markdown,
+                 {"rows": rows}, echo=True)
 
 
 if __name__ == "__main__":

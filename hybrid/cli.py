@@ -160,6 +160,24 @@ def build_parser() -> argparse.ArgumentParser:
     _core_arguments(sel, "the Time-LLM core (--models ...,timellm)")
     sel.set_defaults(func=run_select)
 
+    periods = sub.add_parser(
+        "periods",
+        help="list the periods each series has, found on its training part",
+        description="Find each column's periods on the training part only: the strongest peaks of its "
+        "spectrum and the calendar periods of its frequency (a day and a week for sub-daily data; a week "
+        "for daily, a year for weekly or monthly data), each kept where its spectral peak stands out of "
+        "the power around it (Fisher's test at --alpha) and the series repeats itself after it (the "
+        "autocorrelation at the period above the one at half of it, by --min-confidence). Harmonics are "
+        "merged into their period.",
+    )
+    _data_arguments(periods)
+    periods.add_argument("--top", type=int, default=3, help="periods listed per series, strongest first (default 3)")
+    periods.add_argument("--alpha", type=float, default=0.01,
+                         help="the spectral test's level: a chance peak is kept this rarely (default 0.01)")
+    periods.add_argument("--min-confidence", type=float, default=0.1,
+                         help="least (acf at the period - acf at half of it) / 2 (default 0.1)")
+    periods.set_defaults(func=run_periods)
+
     explain = sub.add_parser(
         "explain",
         help="show what the core read for one window: prompt, statistics, hints, prototypes",
@@ -194,6 +212,24 @@ def _core_params(args: argparse.Namespace) -> dict:
                       sample_fraction=args.sample_fraction, patience=args.patience, time_budget=args.time_budget,
                       checkpoint_dir=str(args.checkpoint_dir) if args.checkpoint_dir else None)
     return params
+
+
+def run_periods(args: argparse.Namespace) -> int:
+    from hybrid.periods import dataset_periods
+
+    if args.top < 1 or not 0 < args.alpha < 1 or not 0 <= args.min_confidence <= 1:
+        raise InputError("--top must be at least 1, --alpha in (0, 1) and --min-confidence in [0, 1]")
+    data = load(args.data, target=args.target, seq_len=args.seq_len, horizon=args.horizon, fill=args.fill)
+    start, end = data.split.train
+    found = dataset_periods(data, args.top, args.alpha, args.min_confidence)
+    print(f"{data.name} ({data.freq.name}): periods of the training part (rows {start}-{end - 1}), strongest first")
+    width = max(map(len, found))
+    for name, periods in found.items():
+        lines = [p.describe() for p in periods] or ["no period confirmed"]
+        print(f"  {name:<{width}}  {lines[0]}")
+        for line in lines[1:]:
+            print(f"  {'':<{width}}  {line}")
+    return 0
 
 
 def run_explain(args: argparse.Namespace) -> int:

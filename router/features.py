@@ -12,18 +12,9 @@ from collections.abc import Sequence
 
 import numpy as np
 
-from hybrid.data import Frequency
-
 # rows per chunk: bounds the FFT's memory (chunk x L complex numbers) on long data
 CHUNK = 4096
 EPS = 1e-8
-
-
-def calendar_periods(freq: Frequency, seq_len: int) -> tuple[int, ...]:
-    """The calendar periods a window of `seq_len` steps can show at least twice: a day and a week
-    for sub-daily data, the frequency's season otherwise."""
-    candidates = (freq.season, 7 * freq.season) if freq.subdaily else (freq.season,)
-    return tuple(p for p in dict.fromkeys(candidates) if 1 < p <= seq_len // 2)
 
 
 def feature_docs(periods: Sequence[int], models: Sequence[str]) -> dict[str, str]:

@@ -16,7 +16,8 @@ import numpy as np
 
 from hybrid.data import SeriesBundle, per_series
 from hybrid.metrics import TRACK_WINDOWS, recent_errors, track_origins, window_errors
-from router.features import calendar_periods, feature_docs, forecaster_features, window_features
+from hybrid.periods import calendar_periods
+from router.features import feature_docs, forecaster_features, window_features
 
 # rows per chunk where a [n, M, H] temporary would be large
 CHUNK = 4096
@@ -78,7 +79,7 @@ def build_rows(data: SeriesBundle, models: Sequence[str], forecasts: Sequence[np
     `first_origin`, `first_origin + 1`, ... (a run covering `track_origins(data, origins)`)."""
     origins = np.asarray(origins)
     if periods is None:
-        periods = calendar_periods(data.freq, data.seq_len)
+        periods = calendar_periods(data.freq, data.seq_len // 2)  # seen twice in a look-back
     index = origins - first_origin
     if len(index) and (index.min() < 0 or index.max() >= min(len(f) for f in forecasts)):
         raise ValueError(f"the forecasts cover origins from {first_origin}; origins {origins.min()}..{origins.max()} "

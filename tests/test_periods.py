@@ -1,0 +1,62 @@
+import numpy as np
+import pandas as pd
+
+from hybrid.cli import main
+from hybrid.data import load
+from hybrid.periods import calendar_periods, dataset_periods, detect_periods
+
+
+def _hourly(values: np.ndarray) -> pd.DataFrame:
+    columns = {"a": values} if values.ndim == 1 else {f"c{j}": values[:, j] for j in range(values.shape[1])}
+    return pd.DataFrame({"date": pd.date_range("2024-01-01", periods=len(values), freq="h"), **columns})
+
+
+def _sines(n: int = 24 * 7 * 24, seed: int = 0) -> np.ndarray:
+    rng = np.random.default_rng(seed)
+    t = np.arange(n)
+    return np.sin(2 * np.pi * t / 24) + 0.6 * np.sin(2 * np.pi * t / 168) + 0.3 * rng.standard_normal(n)
+
+
+def test_the_periods_of_a_sum_of_sines_are_found_and_ranked():
+    data = load(_hourly(_sines()), seq_len=96, horizon=24)
+    periods = dataset_periods(data)["a"]
+    assert [p.length for p in periods] == [24, 168]  # the day carries more power than the week
+    assert periods[0].strength > periods[1].strength > 0.1
+    assert all(p.calendar and p.confidence > 0.5 for p in periods)
+    assert calendar_periods(data.freq) == (24, 168)
+
+
+def test_white_noise_and_a_random_walk_have_no_period():
+    rng = np.random.default_rng(1)
+    freq = load(_hourly(_sines()), seq_len=96, horizon=24).freq
+    assert detect_periods(rng.standard_normal(6000), freq) == []
+    # persistence is not periodicity: a wander's autocorrelation decays without coming back
+    assert detect_periods(np.cumsum(rng.standard_normal(6000)), freq) == []
+
+
+def test_a_period_off_the_calendar_is_found_with_its_harmonics_merged():
+    square = np.sign(np.sin(2 * np.pi * (np.arange(3000) + 0.5) / 50))  # odd harmonics at 50/3, 50/5, 50/7
+    (period,) = detect_periods(square)
+    assert period.length == 50 and not period.calendar and period.strength > 0.9
+    assert set(period.harmonics) >= {16.7, 10.0}
+
+
+def test_the_period_detector_never_reads_val_or_test_rows():
+    frame = _hourly(np.column_stack([_sines(seed=2), _sines(seed=3)]))
+    data = load(frame, seq_len=96, horizon=24)
+    start = data.split.train[1]
+    changed = frame.copy()
+    changed.iloc[start:, 1:] = np.random.default_rng(4).standard_normal((len(frame) - start, 2)) * 50
+    assert dataset_periods(load(changed, seq_len=96, horizon=24)) == dataset_periods(data)
+
+
+def test_hybrid_periods_prints_each_channel(tmp_path, capsys):
+    rng = np.random.default_rng(5)
+    path = tmp_path / "two.csv"
+    _hourly(np.column_stack([_sines(), rng.standard_normal(len(_sines()))])).to_csv(path, index=False)
+    assert main(["periods", "--data", str(path), "--seq-len", "96", "--horizon", "24"]) == 0
+    out = capsys.readouterr().out.splitlines()
+    assert out[1].split()[:3] == ["c0", "24", "steps"] and out[2].split()[0] == "168"
+    assert out[3].split()[0] == "c1" and "no period confirmed" in out[3]
+    assert main(["periods", "--data", str(path), "--top", "0"]) == 2
+    assert "--top" in capsys.readouterr().err
