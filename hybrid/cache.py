@@ -163,6 +163,10 @@ class CachedForecaster(Forecaster):
     def name(self) -> str:  # type: ignore[override]
         return self.model.name
 
+    @property
+    def label(self) -> str:
+        return self.model.label
+
     def get_params(self) -> dict[str, Any]:
         return self.model.get_params()
 

@@ -305,7 +305,7 @@ def _config(args: argparse.Namespace, data: SeriesBundle, models: Sequence[Forec
         },
         "seq_len": data.seq_len,
         "horizon": data.horizon,
-        "models": {m.name: m.get_params() for m in models},
+        "models": {m.label: m.get_params() for m in models},
         "versions": package_versions(),
     }
 

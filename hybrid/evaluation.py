@@ -25,7 +25,7 @@ def compare(data: SeriesBundle, models: Sequence[Forecaster], progress: bool = T
     rows = []
     bar = tqdm(models, desc="fitting", unit="model", disable=not progress, leave=False)
     for model in bar:
-        bar.set_postfix_str(model.name)
+        bar.set_postfix_str(model.label)
         start = time.perf_counter()
         model.fit(data)
         fit_seconds = time.perf_counter() - start
@@ -34,7 +34,7 @@ def compare(data: SeriesBundle, models: Sequence[Forecaster], progress: bool = T
             start = time.perf_counter()
             forecast = model.predict(data, origins)
             rows.append({
-                "model": model.name,
+                "model": model.label,
                 "split": part,
                 **score(data, data.future(origins), forecast),
                 "fit_seconds": fit_seconds,

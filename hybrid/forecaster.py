@@ -41,6 +41,20 @@ class Forecaster(ABC):
     # the first part whose origins the forecast cache keeps: "train" (every origin: the hints read
     # the training ones) or "val" (the scored origins, with the router's track record before them)
     cache_from: ClassVar[str] = "train"
+    # the constructor parameter that sets the period the model follows (a season, a patch length),
+    # where the constructor has it: "snaive@168" is SeasonalNaive(season=168)
+    period_param: ClassVar[str] = "season"
+
+    @classmethod
+    def follows_period(cls) -> bool:
+        return cls.period_param in inspect.signature(cls.__init__).parameters
+
+    @property
+    def label(self) -> str:
+        """The name that tells this instance from others of its class: `name`, or `name@period`
+        where the period was set."""
+        period = getattr(self, self.period_param) if self.follows_period() else None
+        return f"{self.name}@{period}" if period is not None else self.name
 
     @abstractmethod
     def fit(self, data: SeriesBundle) -> "Forecaster":

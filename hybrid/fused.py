@@ -18,7 +18,6 @@ from hybrid.cache import CachedForecaster, ForecastCache
 from hybrid.data import SeriesBundle
 from hybrid.errors import InputError
 from hybrid.forecaster import Forecaster
-from hybrid.metrics import mse
 from router.routers import MODES, Router, make_router
 from hybrid.metrics import mse, track_origins
 from router.rows import RouterRows, build_rows
@@ -37,16 +36,28 @@ def model_class(name: str) -> type[Forecaster]:
 
 
 def make_models(spec: str | Sequence[str], core_params: dict | None = None) -> list[Forecaster]:
-    """'snaive,linear,timellm' -> fresh forecasters; the core takes `core_params`."""
-    names = [n.strip() for n in (spec.split(",") if isinstance(spec, str) else spec) if n.strip()]
-    unknown = [n for n in names if n not in KNOWN_MODELS]
+    """'snaive,linear,timellm' -> fresh forecasters; `name@P` sets the period a model follows
+    ('snaive@168', 'ets@24'); the core takes `core_params`."""
+    names = list(dict.fromkeys(n.strip() for n in (spec.split(",") if isinstance(spec, str) else spec) if n.strip()))
+    unknown = [n for n in names if n.partition("@")[0] not in KNOWN_MODELS]
     if unknown or not names:
         raise InputError(
             f"unknown model {', '.join(map(repr, unknown)) or '(none given)'}; "
-            f"known models: {', '.join(KNOWN_MODELS)}"
+            f"known models: {', '.join(KNOWN_MODELS)} (a period after @ where the model follows one: snaive@168)"
         )
-    return [model_class(n)(**(core_params or {})) if n == "timellm" else model_class(n)()
-            for n in dict.fromkeys(names)]
+    models = []
+    for name in names:
+        base, _, period = name.partition("@")
+        cls = model_class(base)
+        params = dict(core_params or {}) if base == "timellm" else {}
+        if period:
+            if not cls.follows_period():
+                raise InputError(f"'{name}': {base} follows no period")
+            if not period.isdigit() or int(period) < 2:
+                raise InputError(f"'{name}': give the period as a whole number of steps, at least 2")
+            params[cls.period_param] = int(period)
+        models.append(cls(**params))
+    return models
 
 
 def from_series(rows: np.ndarray, n_channels: int) -> np.ndarray:
@@ -90,7 +101,7 @@ class HybridForecaster(Forecaster):
             cache = ForecastCache()
             members = [m if isinstance(m, CachedForecaster) or self.prefit else CachedForecaster(m, cache)
                        for m in members]
-        names = [m.name for m in members]
+        names = [m.label for m in members]
         if len(set(names)) != len(names) or not members:
             raise InputError(f"the members' names must be distinct and at least one given, got {names}")
         return members
@@ -109,10 +120,10 @@ class HybridForecaster(Forecaster):
         if not self.prefit:
             bar = tqdm(members, desc="members", unit="model", disable=not self.progress, leave=False)
             for member in bar:
-                bar.set_postfix_str(member.name)
+                bar.set_postfix_str(member.label)
                 member.fit(data)
         self.members_ = members
-        self.member_names_ = tuple(m.name for m in members)
+        self.member_names_ = tuple(m.label for m in members)
         self.from_cache_ = all(getattr(m, "from_cache_", False) for m in members)  # every member's forecasts read
         return self
 

@@ -1,8 +1,11 @@
 import numpy as np
 import pandas as pd
+import pytest
 
 from hybrid.cli import main
 from hybrid.data import load
+from hybrid.errors import InputError
+from hybrid.fused import make_models
 from hybrid.periods import calendar_periods, dataset_periods, detect_periods
 
 
@@ -60,3 +63,22 @@ def test_hybrid_periods_prints_each_channel(tmp_path, capsys):
     assert out[3].split()[0] == "c1" and "no period confirmed" in out[3]
     assert main(["periods", "--data", str(path), "--top", "0"]) == 2
     assert "--top" in capsys.readouterr().err
+
+
+def test_a_model_follows_the_period_named_after_at(tmp_path):
+    weekly = np.tile(np.random.default_rng(6).standard_normal(168), 30)  # repeats every week, not every day
+    data = load(_hourly(weekly), seq_len=336, horizon=48)
+    models = make_models("snaive,snaive@168,ets@24")
+    assert [m.label for m in models] == ["snaive", "snaive@168", "ets@24"]
+    origins = data.origins("test")
+    errors = {m.label: np.abs(m.fit(data).predict(data, origins) - data.future(origins)).max() for m in models[:2]}
+    assert errors["snaive@168"] < 1e-9 < errors["snaive"]
+    for bad in ("linear@24", "snaive@x", "snaive@1"):
+        with pytest.raises(InputError, match=bad.split("@")[0]):
+            make_models(bad)
+    path = tmp_path / "weekly.csv"
+    _hourly(weekly).to_csv(path, index=False)
+    assert main(["fit", "--data", str(path), "--seq-len", "336", "--horizon", "48", "--models", "snaive,snaive@168",
+                 "--no-fused", "--quiet", "--no-cache", "--out", str(tmp_path / "run")]) == 0
+    table = pd.read_csv(tmp_path / "run" / "comparison.csv").query("split == 'test'").set_index("model")
+    assert table.loc["snaive@168", "mse"] < 1e-12 < table.loc["snaive", "mse"]
