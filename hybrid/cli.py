@@ -22,7 +22,7 @@ from router.routers import MODES
 from hybrid.errors import InputError
 from hybrid.evaluation import compare, summary, to_markdown
 from hybrid.forecaster import Forecaster
-from hybrid.fused import DEFAULT_MEMBERS, KNOWN_MODELS, HybridForecaster, make_models
+from hybrid.fused import DEFAULT_MEMBERS, KNOWN_MODELS, HybridForecaster, make_models, with_periods
 from hybrid.plots import forecast_png
 from hybrid.runinfo import git_commit, package_versions
 
@@ -133,6 +133,11 @@ def build_parser() -> argparse.ArgumentParser:
                      help="how the fused row (hybrid) combines the models: auto (default: chosen by cross-validation on "
                      "the validation windows, never worse than the best single model on validation), vote, or one mode")
     fit.add_argument("--no-fused", action="store_true", help="leave out the fused row")
+    fit.add_argument("--periods", default="none", metavar="auto|none|LIST",
+                     help="the periods the seasonal models (snaive, ets, arima) and the core follow, each model once "
+                     "per period: auto (the periods the channels share, found on the training part; see `hybrid "
+                     "periods`), none (default: the frequency's calendar season, the core's 16/8 patches) or steps, "
+                     "e.g. 24,168")
     _core_arguments(fit, "the Time-LLM core (--models ...,timellm)")
     fit.add_argument("--no-cache", action="store_true",
                      help="recompute every forecast instead of reading the forecast cache "
@@ -320,11 +325,31 @@ def fused_verdict(wide, fused: HybridForecaster) -> str:
             f"{singles.min():.4f}.\nrouter: {fused.router_.describe()}")
 
 
+def _periods(text: str) -> str | tuple[int, ...]:
+    """--periods: 'auto', () for 'none', or the steps listed."""
+    if text in ("auto", "none"):
+        return "auto" if text == "auto" else ()
+    try:
+        periods = tuple(int(p) for p in text.split(","))
+    except ValueError:
+        periods = ()
+    if not periods or min(periods) < 2:
+        raise InputError(f"--periods {text}: give auto, none or whole numbers of steps of at least 2, e.g. 24,168")
+    return periods
+
+
 def run_fit(args: argparse.Namespace) -> int:
     say = (lambda msg: None) if args.quiet else print
-    models = make_models(args.models, _core_params(args))
+    periods = _periods(args.periods)
+    make_models(args.models, _core_params(args))  # a bad model name fails before the data are read
     data = load(args.data, target=args.target, seq_len=args.seq_len, horizon=args.horizon,
                 fill=args.fill, log=say)
+    if periods == "auto":
+        from hybrid.periods import data_periods
+
+        periods = data_periods(data)
+        say(f"periods found on the training part: {', '.join(map(str, periods)) or 'none'}")
+    models = make_models(with_periods(args.models, periods), _core_params(args))
     out = args.out or Path("runs") / f"{data.name}-H{data.horizon}"
     if out.exists() and not out.is_dir():
         raise InputError(f"--out {out} exists and is not a folder")

@@ -60,6 +60,17 @@ def make_models(spec: str | Sequence[str], core_params: dict | None = None) -> l
     return models
 
 
+def with_periods(spec: str | Sequence[str], periods: Sequence[int]) -> list[str]:
+    """Each named model that follows a period and has none set, once per period, in its place:
+    ('snaive', 'linear') with periods (24, 168) -> ['snaive@24', 'snaive@168', 'linear']."""
+    names = [n.strip() for n in (spec.split(",") if isinstance(spec, str) else spec) if n.strip()]
+    out = []
+    for name in names:
+        follows = "@" not in name and name in KNOWN_MODELS and model_class(name).follows_period()
+        out += [f"{name}@{p}" for p in periods] if follows and periods else [name]
+    return list(dict.fromkeys(out))
+
+
 def from_series(rows: np.ndarray, n_channels: int) -> np.ndarray:
     """[C*n, H] channel-major rows -> [n, H, C], the inverse of `hybrid.data.per_series`."""
     return rows.reshape(n_channels, -1, rows.shape[-1]).transpose(1, 2, 0)

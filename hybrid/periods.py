@@ -22,6 +22,7 @@ from dataclasses import dataclass, field
 import numpy as np
 
 from hybrid.data import Frequency, SeriesBundle
+from hybrid.errors import InputError
 
 EPS = 1e-12
 # harmonics counted into a period's strength: beyond the 8th a slow period's "harmonics" land on
@@ -150,6 +151,29 @@ def detect_periods(series: np.ndarray, freq: Frequency | None = None, top_k: int
         strength = (peak(k) + sum(peak(b) for b, _ in harmonics)) / total
         kept.append(Period(lag, float(strength), acf, confidence, calendar, tuple(h for _, h in harmonics)))
     return sorted(kept, key=lambda q: -q.strength)[:top_k]
+
+
+def period_patching(period: int, max_patch: int = 32) -> tuple[int, int]:
+    """(patch_len, stride) that follow a period: the longest even divisor of the period of at most
+    `max_patch` steps, every half of it, so that the stride divides the period and patches a
+    period apart start at the same phase; a period with no even divisor (7 days) is cut into
+    non-overlapping patches of its longest divisor instead."""
+    divisors = [d for d in range(2, min(period, max_patch) + 1) if period % d == 0]
+    if not divisors:
+        raise InputError(f"no patching follows a period of {period} steps: it needs a divisor from 2 to {max_patch}")
+    even = [d for d in divisors if d % 2 == 0]
+    return (even[-1], even[-1] // 2) if even else (divisors[-1], divisors[-1])
+
+
+def data_periods(data: SeriesBundle, top_k: int = 2) -> tuple[int, ...]:
+    """The periods the dataset's channels share, from the training part: those confirmed in the
+    most channels (ties: the larger total strength), at most `top_k`."""
+    votes: dict[int, list[float]] = {}
+    for periods in dataset_periods(data).values():
+        for p in periods:
+            votes.setdefault(p.length, []).append(p.strength)
+    ranked = sorted(votes, key=lambda p: (-len(votes[p]), -sum(votes[p])))
+    return tuple(ranked[:top_k])
 
 
 def dataset_periods(data: SeriesBundle, top_k: int = 3, alpha: float = 0.01,

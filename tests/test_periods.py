@@ -6,7 +6,7 @@ from hybrid.cli import main
 from hybrid.data import load
 from hybrid.errors import InputError
 from hybrid.fused import make_models
-from hybrid.periods import calendar_periods, dataset_periods, detect_periods
+from hybrid.periods import calendar_periods, dataset_periods, detect_periods, period_patching
 
 
 def _hourly(values: np.ndarray) -> pd.DataFrame:
@@ -82,3 +82,31 @@ def test_a_model_follows_the_period_named_after_at(tmp_path):
                  "--no-fused", "--quiet", "--no-cache", "--out", str(tmp_path / "run")]) == 0
     table = pd.read_csv(tmp_path / "run" / "comparison.csv").query("split == 'test'").set_index("model")
     assert table.loc["snaive@168", "mse"] < 1e-12 < table.loc["snaive", "mse"]
+
+
+def test_a_patching_aligned_to_a_period_gives_patches_that_start_at_the_same_phase():
+    torch = pytest.importorskip("torch")
+    from hybrid.core.patch import PatchEmbedding
+
+    for period in (24, 168, 52, 7):
+        patch_len, stride = period_patching(period)
+        assert period % patch_len == 0 and period % stride == 0 and stride in (patch_len // 2, patch_len)
+        x = torch.tensor(np.tile(np.random.default_rng(period).standard_normal(period), 1 + 512 // period)[:512])
+        patches = PatchEmbedding(8, patch_len, stride).patches(x[None])[0]
+        apart = period // stride  # patches this many strides apart are a period apart
+        assert torch.equal(patches[:-apart - 1], patches[apart:-1])  # the last one holds the end's padding
+    with pytest.raises(InputError, match="97"):
+        period_patching(97)
+
+
+def test_fit_with_periods_auto_follows_the_periods_found(tmp_path, capsys):
+    weekly = np.tile(np.random.default_rng(7).standard_normal(168), 30)
+    path = tmp_path / "weekly.csv"
+    _hourly(weekly + 0.05 * np.random.default_rng(8).standard_normal(len(weekly))).to_csv(path, index=False)
+    args = ["fit", "--data", str(path), "--seq-len", "336", "--horizon", "48", "--models", "snaive,linear",
+            "--no-fused", "--no-cache", "--out", str(tmp_path / "run")]
+    assert main([*args, "--periods", "auto"]) == 0
+    assert "periods found on the training part: 168" in capsys.readouterr().out
+    models = pd.read_csv(tmp_path / "run" / "comparison.csv").model.unique().tolist()
+    assert models == ["snaive@168", "linear"]
+    assert main([*args, "--periods", "24,x"]) == 2 and "--periods 24,x" in capsys.readouterr().err

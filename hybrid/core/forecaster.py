@@ -21,6 +21,7 @@ from hybrid.core.training import TrainConfig, Trainer
 from hybrid.data import SeriesBundle, per_series
 from hybrid.errors import InputError
 from hybrid.forecaster import Forecaster
+from hybrid.periods import period_patching
 
 # Words a forecaster's vocabulary should hold whatever its size (the condensed vocabulary).
 DOMAIN_WORDS = ("rise", "fall", "up", "down", "increase", "decrease", "peak", "trough", "high", "low",
@@ -71,6 +72,10 @@ class TimeLLMForecaster(Forecaster):
     early stopping on the validation windows (every `val_stride`-th origin); the best epoch's
     weights are kept.
 
+    Patches are `patch_len` steps every `stride` steps, or with `period` they follow it
+    (`hybrid.periods.period_patching`: a divisor of the period, every half of it), so that
+    patches a whole number of periods apart start at the same phase.
+
     `hints` (none, stats, text, tokens, both) says what the core reads besides the window, and
     `hint_models` which classical models' forecasts the hints hold. `residual_on` (a classical
     model, `best`: the hint model with the lowest validation MSE, or `none`) makes the core
@@ -86,12 +91,14 @@ class TimeLLMForecaster(Forecaster):
     """
 
     name = "timellm"
+    period_param = "period"  # timellm@24: patches follow a period of 24 steps (hybrid.periods.period_patching)
     cache_ignores = ("checkpoint_dir", "progress", "cache_hints")
     cache_from = "val"  # nothing reads the core's training forecasts: on ETT they are 58% of every origin
 
     def __init__(self, backbone: str = DEFAULTS.backbone, llm_layers: int = DEFAULTS.llm_layers,
                  precision: str = DEFAULTS.precision, vocab_size: int | None = DEFAULTS.vocab_size,
-                 n_prototypes: int = DEFAULTS.n_prototypes, patch_len: int = 16, stride: int = 8, d_model: int = 32,
+                 n_prototypes: int = DEFAULTS.n_prototypes, patch_len: int = 16, stride: int = 8,
+                 period: int | None = None, d_model: int = 32,
                  n_heads: int = 8, d_ff: int = 128, hints: str = DEFAULTS.hints,
                  hint_models: str | Sequence[str] = DEFAULTS.hint_models, residual_on: str = DEFAULTS.residual_on,
                  hint_folds: int = DEFAULTS.hint_folds, cache_hints: bool = True, epochs: int = DEFAULTS.epochs,
@@ -107,6 +114,7 @@ class TimeLLMForecaster(Forecaster):
         self.n_prototypes = n_prototypes
         self.patch_len = patch_len
         self.stride = stride
+        self.period = period
         self.d_model = d_model
         self.n_heads = n_heads
         self.d_ff = d_ff
@@ -191,8 +199,9 @@ class TimeLLMForecaster(Forecaster):
             vocab_ids = condensed_vocabulary(backbone.tokenizer, len(backbone.word_embeddings), self.vocab_size)
         description = (data.spec.description if data.spec and data.spec.description
                        else f"{data.name}: {data.n_channels} {data.freq.name} series.")
-        config = CoreConfig(seq_len=data.seq_len, horizon=data.horizon, patch_len=self.patch_len,
-                            stride=self.stride, d_model=self.d_model, n_heads=self.n_heads, d_ff=self.d_ff,
+        patch_len, stride = period_patching(self.period) if self.period else (self.patch_len, self.stride)
+        config = CoreConfig(seq_len=data.seq_len, horizon=data.horizon, patch_len=patch_len,
+                            stride=stride, d_model=self.d_model, n_heads=self.n_heads, d_ff=self.d_ff,
                             n_prototypes=self.n_prototypes, hints=self.hints, hint_models=models,
                             residual_on=models.index(residual) if residual else None, **core)
         return TimeLLM(config, backbone, description, vocab_ids)

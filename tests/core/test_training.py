@@ -7,6 +7,7 @@ from hybrid.core.forecaster import TimeLLMForecaster, condensed_vocabulary
 from hybrid.core.model import CoreConfig, TimeLLM
 from hybrid.core.training import TrainConfig, Trainer
 from hybrid.data import load
+from hybrid.fused import make_models
 from tests.conftest import wide_frame
 
 
@@ -74,3 +75,14 @@ def test_the_core_forecasts_through_the_project_interface():
     words = model.nearest_words(top=3)
     assert len(words) == 16 and all(len(w) == 3 and all(isinstance(t, str) for t in w) for w in words)
     assert model.n_trainable_ > 0 and model.n_frozen_ > 0
+
+
+def test_the_core_follows_a_period_by_its_patching():
+    data = load(wide_frame(n=500, noise=0.1), seq_len=48, horizon=12)
+    (core,) = make_models("timellm@24", {"backbone": "tiny-random-llama", "llm_layers": 2, "n_prototypes": 16,
+                                        "d_model": 16, "d_ff": 32, "n_heads": 2})
+    assert core.label == "timellm@24"
+    model = core.build(data)
+    assert (model.config.patch_len, model.config.stride) == (24, 12)
+    assert (TimeLLMForecaster(backbone="tiny-random-llama", llm_layers=2, n_prototypes=16).build(data).config.patch_len
+            == 16)
