@@ -30,5 +30,8 @@ bench: $(STAMP)
 	$(PY) -m experiments.core_cost --llm-layers 6 --accuracy-steps 0
 	$(PY) -m experiments.core_accuracy
 	$(PY) -m experiments.hint_ablation
+	$(PY) -m experiments.hint_timing
 	$(PY) -m experiments.router_table
+	$(PY) -m experiments.router_cv
 	$(PY) -m experiments.select_scale
+	$(PY) -m experiments.period_table

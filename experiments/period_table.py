@@ -1,0 +1,117 @@
+"""Multi-period mining: does following the data's periods help the fused forecast?
+
+    python -m experiments.period_table [--data ETTh1 ETTh2 ETTm1 national_illness exchange_rate]
+        [--configs fixed aligned multi] [--core-epochs 2] [--core-sample-fraction 0.15]
+        [--core-val-stride 4] [--fresh]
+
+For each dataset, at the shortest and the longest of its default horizons, the default fused
+forecast (auto router) over three member sets:
+- fixed: snaive, linear, dlinear, ets, lightgbm and the core with its fixed 16/8 patches, every
+  seasonal model at the frequency's calendar season;
+- aligned: the same, the core's patches following each period found (timellm@P);
+- multi: every seasonal model and the core once per period found (snaive@P, ets@P, timellm@P).
+The periods are those the channels share, found on the training part (hybrid.periods.data_periods).
+Test MSE/MAE of the fused forecast and of its best member, the wall time of the row (members
+from the forecast cache where an earlier row computed them: the core at a period is fitted once
+for aligned and multi) and the peak memory of the process tree. Rows are written as they
+finish; a run skips the rows in the result file (`--fresh` starts again).
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import time
+
+import pandas as pd
+
+from experiments.record import RESULTS, TreeMemory, write_result
+from hybrid.data import load
+from hybrid.evaluation import to_markdown
+from hybrid.fused import HybridForecaster, with_periods
+from hybrid.metrics import mae, mse
+from hybrid.periods import data_periods, dataset_periods
+
+STEM = "period_table"
+CLASSICAL = "snaive,linear,dlinear,ets,lightgbm"
+CONFIGS = ("fixed", "aligned", "multi")
+
+
+def members(config: str, periods: tuple[int, ...]) -> str:
+    if config == "fixed" or not periods:
+        return f"{CLASSICAL},timellm"
+    if config == "aligned":
+        return ",".join([CLASSICAL, *(f"timellm@{p}" for p in periods)])
+    return ",".join(with_periods(f"{CLASSICAL},timellm", periods))
+
+
+def run_row(dataset: str, horizon: int, config: str, core_params: dict) -> dict:
+    data = load(dataset, horizon=horizon)
+    periods = data_periods(data)
+    models = members(config, periods)
+    with TreeMemory() as memory:
+        start = time.perf_counter()
+        fused = HybridForecaster(models, core_params=core_params, progress=True).fit(data)
+        test = fused.rows(data, data.origins("test"), with_target=True)
+        seconds = time.perf_counter() - start
+    forecast = fused.router_.fuse(test)
+    singles = dict(zip(test.models, test.errors().mean(0)))
+    best = min(singles, key=singles.get)
+    return {"dataset": dataset, "horizon": horizon, "config": config, "periods": ",".join(map(str, periods)),
+            "members": models, "router": fused.router_.describe().splitlines()[0],
+            "test_mse": mse(test.target, forecast), "test_mae": mae(test.target, forecast),
+            "best_member": best, "best_member_test_mse": float(singles[best]),
+            "member_test_mse": {k: float(v) for k, v in singles.items()},
+            "seconds": seconds, "peak_mib": memory.peak_mib}
+
+
+def write_table(done: list[dict], found: dict) -> None:
+    table = pd.DataFrame(done).drop(columns=["member_test_mse", "members"])
+    order = {c: i for i, c in enumerate(CONFIGS)}
+    table = table.sort_values(["dataset", "horizon", "config"], key=lambda c: c.map(order) if c.name == "config" else c)
+    found_text = "\n".join(f"- {name}: " + "; ".join(f"{col} {', '.join(str(p) for p in ps) or '-'}"
+                                                   for col, ps in channels.items())
+                           for name, channels in found.items())
+    text = ("- members: fixed = snaive, linear, dlinear, ets, lightgbm, timellm (16/8 patches); aligned = the "
+            "core at each period found (timellm@P); multi = snaive, ets and the core at each period found\n"
+            "- periods per channel, found on the training part:\n" + found_text + "\n\n"
+            + to_markdown(table, floatfmt=".4f"))
+    write_result(STEM, "Multi-period mining: fixed patches, period-aligned patches, every period", text,
+                 {"rows": done, "periods": found})
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--data", nargs="+", default=["ETTh1", "ETTh2", "ETTm1", "national_illness", "exchange_rate"])
+    parser.add_argument("--configs", nargs="+", choices=CONFIGS, default=list(CONFIGS))
+    parser.add_argument("--core-epochs", type=int, default=2)
+    parser.add_argument("--core-sample-fraction", type=float, default=0.15)
+    parser.add_argument("--core-val-stride", type=int, default=4)
+    parser.add_argument("--fresh", action="store_true", help="forget the rows of earlier runs")
+    args = parser.parse_args()
+    core_params = {"epochs": args.core_epochs, "sample_fraction": args.core_sample_fraction,
+                   "val_stride": args.core_val_stride}
+    path = RESULTS / f"{STEM}.json"
+    done, found = [], {}
+    if path.exists() and not args.fresh:
+        earlier = json.loads(path.read_text())
+        done, found = earlier["rows"], earlier["periods"]
+    have = {(r["dataset"], r["horizon"], r["config"]) for r in done}
+    for dataset in args.data:
+        spec_horizons = load(dataset).spec.horizons
+        found[dataset] = {col: [p.length for p in ps] for col, ps in dataset_periods(load(dataset)).items()}
+        for horizon in sorted({spec_horizons[0], spec_horizons[-1]}):
+            for config in args.configs:
+                if (dataset, horizon, config) in have:
+                    continue
+                print(f"--- {dataset} H={horizon}: {config}", flush=True)
+                done.append(run_row(dataset, horizon, config, core_params))
+                have.add((dataset, horizon, config))
+                print(f"{dataset} H={horizon} {config}: test MSE {done[-1]['test_mse']:.4f}, "
+                      f"{done[-1]['seconds']:.0f} s", flush=True)
+                write_table(done, found)
+    write_table(done, found)
+
+
+if __name__ == "__main__":
+    main()
