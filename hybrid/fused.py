@@ -20,6 +20,7 @@ from hybrid.errors import InputError
 from hybrid.forecaster import Forecaster
 from router.routers import MODES, Router, make_router
 from hybrid.metrics import mse, track_origins
+from hybrid.periods import calendar_periods
 from router.rows import RouterRows, build_rows
 
 KNOWN_MODELS = (*FORECASTERS, "timellm")
@@ -121,7 +122,17 @@ class HybridForecaster(Forecaster):
         """The router's rows for `origins`: the members' forecasts, features and track records."""
         run = track_origins(data, origins)
         forecasts = [np.asarray(m.predict(data, run)) for m in self.members_]
-        return build_rows(data, self.member_names_, forecasts, int(run[0]), origins, with_target=with_target)
+        return build_rows(data, self.member_names_, forecasts, int(run[0]), origins, self.periods(data),
+                          with_target=with_target)
+
+    def periods(self, data: SeriesBundle) -> tuple[int, ...]:
+        """The periods the router's features measure: the calendar ones and those the members
+        follow (snaive@168), each where a look-back holds it twice — so that a rule can say which
+        period to follow in which windows."""
+        members = [getattr(m, "model", m) for m in self.members_]  # a cached member's own model
+        followed = [getattr(m, m.period_param) for m in members if m.follows_period()]
+        return tuple(sorted({*calendar_periods(data.freq, data.seq_len // 2),
+                             *(p for p in followed if p is not None and 1 < p <= data.seq_len // 2)}))
 
     def fit_members(self, data: SeriesBundle) -> "HybridForecaster":
         """Fit the members only (unless `prefit`); `fit` does this and then fits the router."""

@@ -5,7 +5,7 @@ import pytest
 from hybrid.cli import main
 from hybrid.data import load
 from hybrid.errors import InputError
-from hybrid.fused import make_models
+from hybrid.fused import HybridForecaster, make_models
 from hybrid.periods import calendar_periods, dataset_periods, detect_periods, period_patching
 
 
@@ -110,3 +110,12 @@ def test_fit_with_periods_auto_follows_the_periods_found(tmp_path, capsys):
     models = pd.read_csv(tmp_path / "run" / "comparison.csv").model.unique().tolist()
     assert models == ["snaive@168", "linear"]
     assert main([*args, "--periods", "24,x"]) == 2 and "--periods 24,x" in capsys.readouterr().err
+
+
+def test_the_routers_features_measure_the_periods_its_members_follow():
+    data = load(_hourly(_sines(24 * 7 * 8)), seq_len=96, horizon=24)
+    fused = HybridForecaster("snaive@12,snaive@24,linear", cache=False).fit_members(data)
+    assert fused.periods(data) == (12, 24)  # the week does not fit twice in 96 steps
+    rows = fused.rows(data, data.origins("val")[:5], with_target=True)
+    assert {"seasonal_strength_12", "acf_12", "seasonal_strength_24"} <= set(rows.feature_names)
+    assert rows.features.shape == (5, len(rows.feature_names)) and np.isfinite(rows.features).all()
