@@ -26,6 +26,9 @@ def test_miss_then_hit_gives_the_same_forecasts(data, tmp_path):
     direct = Linear().fit(data).predict(data, origins)
     np.testing.assert_array_equal(second.predict(data, origins), direct)
     np.testing.assert_array_equal(first.predict(data, origins), second.predict(data, origins))
+    # both read the file through a memory map (only the origins indexed are paged in), read-only
+    for cached in (first, second):
+        assert isinstance(cached.forecasts_, np.memmap) and not cached.forecasts_.flags.writeable
 
 
 def test_key_follows_data_and_parameters(data, tmp_path):
