@@ -44,7 +44,8 @@ class Period:
 
     def describe(self) -> str:
         kind = "calendar" if self.calendar else "found"
-        merged = f", harmonics {', '.join(f'{h:g}' for h in self.harmonics)} merged" if self.harmonics else ""
+        shown = ", ".join(f"{h:g}" for h in self.harmonics[:3]) + (", ..." if len(self.harmonics) > 3 else "")
+        merged = f", {len(self.harmonics)} harmonics merged ({shown})" if self.harmonics else ""
         return (f"{self.length} steps ({kind}): {self.strength:.0%} of the power, autocorrelation {self.acf:.2f}, "
                 f"confidence {self.confidence:.2f}{merged}")
 
