@@ -33,5 +33,6 @@ bench: $(STAMP)
 	$(PY) -m experiments.hint_timing
 	$(PY) -m experiments.router_table
 	$(PY) -m experiments.router_cv
+	$(PY) -m experiments.val_test_ranks
 	$(PY) -m experiments.select_scale
 	$(PY) -m experiments.period_table
