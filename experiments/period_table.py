@@ -58,7 +58,7 @@ def run_row(dataset: str, horizon: int, config: str, core_params: dict) -> dict:
     singles = dict(zip(test.models, test.errors().mean(0)))
     best = min(singles, key=singles.get)
     return {"dataset": dataset, "horizon": horizon, "config": config, "periods": ",".join(map(str, periods)),
-            "members": models, "router": fused.router_.describe().splitlines()[0],
+            "members": models, "router": fused.router_.router_.describe(),  # what auto settled on
             "test_mse": mse(test.target, forecast), "test_mae": mae(test.target, forecast),
             "best_member": best, "best_member_test_mse": float(singles[best]),
             "member_test_mse": {k: float(v) for k, v in singles.items()},
