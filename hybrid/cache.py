@@ -166,8 +166,8 @@ class CachedForecaster(Forecaster):
         return self.model.name
 
     @property
-    def label(self) -> str:
-        return self.model.label
+    def period_followed(self) -> int | None:  # type: ignore[override]
+        return self.model.period_followed
 
     def get_params(self) -> dict[str, Any]:
         return self.model.get_params()

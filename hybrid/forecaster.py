@@ -50,11 +50,15 @@ class Forecaster(ABC):
         return cls.period_param in inspect.signature(cls.__init__).parameters
 
     @property
+    def period_followed(self) -> int | None:
+        """The period this instance was told to follow, if any."""
+        return getattr(self, self.period_param) if self.follows_period() else None
+
+    @property
     def label(self) -> str:
         """The name that tells this instance from others of its class: `name`, or `name@period`
         where the period was set."""
-        period = getattr(self, self.period_param) if self.follows_period() else None
-        return f"{self.name}@{period}" if period is not None else self.name
+        return f"{self.name}@{self.period_followed}" if self.period_followed is not None else self.name
 
     @abstractmethod
     def fit(self, data: SeriesBundle) -> "Forecaster":

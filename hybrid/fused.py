@@ -36,10 +36,15 @@ def model_class(name: str) -> type[Forecaster]:
     return FORECASTERS[name]
 
 
+def _names(spec: str | Sequence[str]) -> list[str]:
+    """'a, b,,a' or ('a', 'b') -> ['a', 'b']: stripped, empty ones dropped, each once."""
+    return list(dict.fromkeys(n.strip() for n in (spec.split(",") if isinstance(spec, str) else spec) if n.strip()))
+
+
 def make_models(spec: str | Sequence[str], core_params: dict | None = None) -> list[Forecaster]:
     """'snaive,linear,timellm' -> fresh forecasters; `name@P` sets the period a model follows
     ('snaive@168', 'ets@24'); the core takes `core_params`."""
-    names = list(dict.fromkeys(n.strip() for n in (spec.split(",") if isinstance(spec, str) else spec) if n.strip()))
+    names = _names(spec)
     unknown = [n for n in names if n.partition("@")[0] not in KNOWN_MODELS]
     if unknown or not names:
         raise InputError(
@@ -64,9 +69,8 @@ def make_models(spec: str | Sequence[str], core_params: dict | None = None) -> l
 def with_periods(spec: str | Sequence[str], periods: Sequence[int]) -> list[str]:
     """Each named model that follows a period and has none set, once per period, in its place:
     ('snaive', 'linear') with periods (24, 168) -> ['snaive@24', 'snaive@168', 'linear']."""
-    names = [n.strip() for n in (spec.split(",") if isinstance(spec, str) else spec) if n.strip()]
     out = []
-    for name in names:
+    for name in _names(spec):
         follows = "@" not in name and name in KNOWN_MODELS and model_class(name).follows_period()
         out += [f"{name}@{p}" for p in periods] if follows and periods else [name]
     return list(dict.fromkeys(out))
@@ -129,8 +133,7 @@ class HybridForecaster(Forecaster):
         """The periods the router's features measure: the calendar ones and those the members
         follow (snaive@168), each where a look-back holds it twice — so that a rule can say which
         period to follow in which windows."""
-        members = [getattr(m, "model", m) for m in self.members_]  # a cached member's own model
-        followed = [getattr(m, m.period_param) for m in members if m.follows_period()]
+        followed = (m.period_followed for m in self.members_)
         return tuple(sorted({*calendar_periods(data.freq, data.seq_len // 2),
                              *(p for p in followed if p is not None and 1 < p <= data.seq_len // 2)}))
 

@@ -25,6 +25,7 @@ from hybrid.data import Frequency, SeriesBundle
 from hybrid.errors import InputError
 
 EPS = 1e-12
+ACF_EPS = 1e-8  # a constant row's autocorrelation is 0, not NaN
 # harmonics counted into a period's strength: beyond the 8th a slow period's "harmonics" land on
 # the bins of unrelated faster cycles
 MAX_HARMONIC = 8
@@ -37,7 +38,7 @@ class Period:
 
     length: int  # steps
     strength: float  # share of the detrended series' spectral power in its peak and its harmonics
-    acf: float  # autocorrelation of the detrended series at lag `length`
+    acf: float  # autocorrelation at lag `length` of the series less its moving average over `length` steps
     confidence: float  # (acf at the lag - acf at half the lag) / 2, in [0, 1]: 1 for a pure cycle
     calendar: bool  # a calendar period of the frequency (a day, a week, a year...)
     harmonics: tuple[float, ...] = field(default=())  # the periods merged into it (its harmonics)
@@ -57,8 +58,14 @@ def calendar_periods(freq: Frequency, longest: int | None = None) -> tuple[int, 
     return tuple(p for p in dict.fromkeys(candidates) if 1 < p and (longest is None or p <= longest))
 
 
+def autocorrelation(x: np.ndarray, lag: int) -> np.ndarray:
+    """Autocorrelation at `lag` along the last axis, each row centred: [..., L] -> [...]."""
+    centred = x - x.mean(-1, keepdims=True)
+    return (centred[..., lag:] * centred[..., :-lag]).sum(-1) / ((centred ** 2).sum(-1) + ACF_EPS)
+
+
 def _acf(x: np.ndarray, lag: int) -> float:
-    return float((x[lag:] * x[:-lag]).sum() / ((x * x).sum() + EPS)) if 0 < lag < len(x) else 0.0
+    return float(autocorrelation(x, lag)) if 0 < lag < len(x) else 0.0
 
 
 def _cycle_acf(x: np.ndarray, lag: int) -> tuple[float, float]:

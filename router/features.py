@@ -12,6 +12,8 @@ from collections.abc import Sequence
 
 import numpy as np
 
+from hybrid.periods import autocorrelation
+
 # rows per chunk: bounds the FFT's memory (chunk x L complex numbers) on long data
 CHUNK = 4096
 EPS = 1e-8
@@ -71,12 +73,6 @@ def _seasonal(x: np.ndarray, period: int) -> np.ndarray:
     return np.tile(tail, (1, reps))[:, reps * period - L:]
 
 
-def _acf(x: np.ndarray, lag: int) -> np.ndarray:
-    centred = x - x.mean(1, keepdims=True)
-    denom = (centred ** 2).sum(1) + EPS
-    return (centred[:, lag:] * centred[:, :-lag]).sum(1) / denom
-
-
 def _strength(remainder: np.ndarray, component_plus_remainder: np.ndarray) -> np.ndarray:
     return np.clip(1 - remainder.var(1) / (component_plus_remainder.var(1) + EPS), 0, 1)
 
@@ -104,8 +100,8 @@ def _window_block(x: np.ndarray, periods: Sequence[int]) -> np.ndarray:
     rows = np.arange(n)
     for j in range(2):
         columns += [L / (top[:, j] + 1), power[rows, top[:, j]] / total]
-    columns.append(_acf(x, 1))
-    columns += [_acf(x, p) for p in periods]
+    columns.append(autocorrelation(x, 1))
+    columns += [autocorrelation(x, p) for p in periods]
     share = power / total[:, None]
     columns.append(-(share * np.log(share + EPS)).sum(1) / np.log(power.shape[1]))
     steps = np.diff(x, axis=1)
