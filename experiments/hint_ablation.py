@@ -44,6 +44,17 @@ class Row:
     backbone: str = "smollm2-135m"
     hint_folds: int = 0
 
+    def core(self, **budget: object) -> TimeLLMForecaster:
+        """The core of this row, trained on `budget` (epochs, sample_fraction, val_stride...)."""
+        return TimeLLMForecaster(backbone=self.backbone, hints=self.hints, residual_on=self.residual_on,
+                                 hint_folds=self.hint_folds, **budget)
+
+
+def ms_per_training_sequence(history: list[dict]) -> float:
+    """Training seconds per training window over a fitted core's epochs, in ms."""
+    trained = [h for h in history if h.get("train_windows")]
+    return 1000 * sum(h["train_seconds"] for h in trained) / max(1, sum(h["train_windows"] for h in trained))
+
 
 ROWS = {r.key: r for r in (
     Row("none", "no prompt", "none"),
@@ -60,9 +71,7 @@ ROWS = {r.key: r for r in (
 
 
 def run_row(row: Row, data, args: argparse.Namespace) -> dict:
-    model = TimeLLMForecaster(backbone=row.backbone, hints=row.hints, residual_on=row.residual_on,
-                              hint_folds=row.hint_folds,
-                              epochs=args.epochs, sample_fraction=args.sample_fraction, val_stride=args.val_stride)
+    model = row.core(epochs=args.epochs, sample_fraction=args.sample_fraction, val_stride=args.val_stride)
     test = data.origins("test")
     with TreeMemory() as memory:
         start = time.perf_counter()
@@ -71,10 +80,10 @@ def run_row(row: Row, data, args: argparse.Namespace) -> dict:
         forecast = model.predict(data, test)
     result = score(data, data.future(test), forecast)
     trained = [h for h in model.history_ if h.get("train_windows")]
-    ms = 1000 * sum(h["train_seconds"] for h in trained) / max(1, sum(h["train_windows"] for h in trained))
     return {"dataset": data.name, "horizon": data.horizon, "row": row.key, "model": row.label,
             "residual_base": model.residual_model_, "val_mse": model.best_val_, "test_mse": result["mse"],
-            "test_mae": result["mae"], "fit_seconds": fit_seconds, "ms_per_train_sequence": ms,
+            "test_mae": result["mae"], "fit_seconds": fit_seconds,
+            "ms_per_train_sequence": ms_per_training_sequence(model.history_),
             "best_epoch": min(model.history_, key=lambda h: h["val_mse"])["epoch"],
             "epochs_run": len(trained), "peak_mib": memory.peak_mib, "commit": COMMIT_AT_START,
             "history": model.history_}

@@ -18,9 +18,8 @@ import statistics
 
 import pandas as pd
 
-from experiments.hint_ablation import ROWS
+from experiments.hint_ablation import ROWS, ms_per_training_sequence
 from experiments.record import write_result
-from hybrid.core.forecaster import TimeLLMForecaster
 from hybrid.data import load
 from hybrid.evaluation import to_markdown
 
@@ -29,12 +28,8 @@ TIMED = tuple(k for k, r in ROWS.items() if not r.hint_folds)
 
 
 def ms_per_sequence(row_key: str, data, sample_fraction: float) -> float:
-    row = ROWS[row_key]
-    model = TimeLLMForecaster(backbone=row.backbone, hints=row.hints, residual_on=row.residual_on,
-                              epochs=1, sample_fraction=sample_fraction, val_stride=200, progress=False)
-    model.fit(data)
-    epoch = next(h for h in model.history_ if h.get("train_windows"))
-    return 1000 * epoch["train_seconds"] / epoch["train_windows"]
+    model = ROWS[row_key].core(epochs=1, sample_fraction=sample_fraction, val_stride=200, progress=False).fit(data)
+    return ms_per_training_sequence(model.history_)
 
 
 def main() -> None:
