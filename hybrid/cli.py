@@ -104,6 +104,14 @@ def _core_arguments(parser: argparse.ArgumentParser, title: str, training: bool 
     core.add_argument("--checkpoint-dir", type=Path, help="keep best/last checkpoints here (safetensors + JSON)")
 
 
+def _periods_argument(parser: argparse.ArgumentParser) -> None:
+    parser.add_argument("--periods", default="none", metavar="auto|none|LIST",
+                        help="the periods the seasonal models (snaive, ets, arima) and the core follow, each model "
+                        "once per period: auto (the periods the series share, found on the training part; see "
+                        "`hybrid periods`), none (default: the frequency's calendar season, the core's 16/8 "
+                        "patches) or steps, e.g. 24,168")
+
+
 def build_parser() -> argparse.ArgumentParser:
     parser = _Parser(
         prog="hybrid",
@@ -133,11 +141,7 @@ def build_parser() -> argparse.ArgumentParser:
                      help="how the fused row (hybrid) combines the models: auto (default: chosen by cross-validation on "
                      "the validation windows, never worse than the best single model on validation), vote, or one mode")
     fit.add_argument("--no-fused", action="store_true", help="leave out the fused row")
-    fit.add_argument("--periods", default="none", metavar="auto|none|LIST",
-                     help="the periods the seasonal models (snaive, ets, arima) and the core follow, each model once "
-                     "per period: auto (the periods the channels share, found on the training part; see `hybrid "
-                     "periods`), none (default: the frequency's calendar season, the core's 16/8 patches) or steps, "
-                     "e.g. 24,168")
+    _periods_argument(fit)
     _core_arguments(fit, "the Time-LLM core (--models ...,timellm)")
     fit.add_argument("--no-cache", action="store_true",
                      help="recompute every forecast instead of reading the forecast cache "
@@ -160,6 +164,7 @@ def build_parser() -> argparse.ArgumentParser:
     sel.add_argument("--router", default="auto", choices=MODES, help="the router's mode (default auto)")
     sel.add_argument("--out", type=Path, metavar="FILE", help="also write every series' choice to FILE (.csv or .json)")
     sel.add_argument("--limit", type=int, default=20, help="series printed (default 20; --out holds all)")
+    _periods_argument(sel)
     sel.add_argument("--no-cache", action="store_true", help="recompute every forecast instead of reading the cache")
     sel.add_argument("--quiet", action="store_true", help="no progress bars")
     _core_arguments(sel, "the Time-LLM core (--models ...,timellm)")
@@ -264,11 +269,12 @@ def run_select(args: argparse.Namespace) -> int:
 
     if args.out is not None and args.out.suffix.lower() not in (".csv", ".json"):
         raise InputError(f"--out {args.out}: give a .csv or a .json file")
+    periods = _periods(args.periods)
     data = args.data if args.target is None else load(args.data, target=args.target, seq_len=args.seq_len,
                                                         horizon=args.horizon, fill=args.fill)
     selection = select(data, models=args.models, mode=args.router, seq_len=args.seq_len, horizon=args.horizon,
                        fill=args.fill, cache=not args.no_cache, core_params=_core_params(args),
-                       progress=not args.quiet)
+                       progress=not args.quiet, periods=periods)
     print(selection.text(limit=args.limit))
     if args.out is not None:
         selection.write(args.out)
@@ -322,7 +328,9 @@ def fused_verdict(wide, fused: HybridForecaster) -> str:
     best, margin = singles.idxmin(), test[fused.name] - singles.min()
     verdict = ("beats" if margin < -1e-4 else "ties with" if margin <= 1e-4 else "does not beat")
     return (f"hybrid {verdict} the best single model ({best}): test MSE {test[fused.name]:.4f} against "
-            f"{singles.min():.4f}.\nrouter: {fused.router_.describe()}")
+            f"{singles.min():.4f}.\nrouter: {fused.router_.describe()}"
+            + (f"\nperiods, by their mean weight on the validation windows: {periods}"
+               if (periods := fused.describe_periods(fused.val_weights_)) else ""))
 
 
 def _periods(text: str) -> str | tuple[int, ...]:

@@ -17,6 +17,7 @@ are merged into that period: their power adds to its strength.
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from dataclasses import dataclass, field
 
 import numpy as np
@@ -173,13 +174,14 @@ def period_patching(period: int, max_patch: int = 32) -> tuple[int, int]:
     return (even[-1], even[-1] // 2) if even else (divisors[-1], divisors[-1])
 
 
-def data_periods(data: SeriesBundle, top_k: int = 2) -> tuple[int, ...]:
-    """The periods the dataset's channels share, from the training part: those confirmed in the
-    most channels (ties: the larger total strength), at most `top_k`."""
+def data_periods(data: SeriesBundle | Sequence[SeriesBundle], top_k: int = 2) -> tuple[int, ...]:
+    """The periods the channels share (of one dataset, or of several pooled), from the training
+    part: those confirmed in the most channels (ties: the larger total strength), at most `top_k`."""
     votes: dict[int, list[float]] = {}
-    for periods in dataset_periods(data).values():
-        for p in periods:
-            votes.setdefault(p.length, []).append(p.strength)
+    for bundle in [data] if isinstance(data, SeriesBundle) else data:
+        for periods in dataset_periods(bundle).values():
+            for p in periods:
+                votes.setdefault(p.length, []).append(p.strength)
     ranked = sorted(votes, key=lambda p: (-len(votes[p]), -sum(votes[p])))
     return tuple(ranked[:top_k])
 

@@ -22,7 +22,8 @@ from tqdm.auto import tqdm
 
 from hybrid.data import LONG_COLUMNS, SeriesBundle, default_lengths, detect_frequency, load, resolve
 from hybrid.errors import InputError
-from hybrid.fused import DEFAULT_MEMBERS, HybridForecaster
+from hybrid.fused import DEFAULT_MEMBERS, HybridForecaster, with_periods
+from hybrid.periods import data_periods
 from router.routers import Auto, Learned, Router, Rules, make_router
 from router.rows import RouterRows
 
@@ -41,6 +42,7 @@ class SeriesChoice:
     val_mse: dict[str, float]  # each member's and the fused forecast's, on this series' validation windows
     drivers: list[str]  # the features that moved the weights most, with their values
     rules: list[str]  # the conditions of the rule tree this window met
+    periods: str = ""  # how the weights fall on the periods the members follow (empty: none told one)
 
 
 @dataclass(frozen=True)
@@ -50,6 +52,7 @@ class Selection:
     mode: str  # the router's own account of its mode (and of its choice, for auto)
     rules_text: str  # the rule tree over all series' validation windows
     choices: list[SeriesChoice] = field(default_factory=list)
+    periods: tuple[int, ...] = ()  # the periods the seasonal members and the core followed, each once
 
     def table(self) -> pd.DataFrame:
         """One row per series: the recommendation, each weight, each validation MSE, the reasons."""
@@ -58,11 +61,11 @@ class Selection:
             records.append({"series": c.series, "recommended": c.recommended,
                             **{f"weight_{m}": w for m, w in c.weights.items()},
                             **{f"val_mse_{m}": v for m, v in c.val_mse.items()},
-                            "drivers": "; ".join(c.drivers), "rules": "; ".join(c.rules)})
+                            "periods": c.periods, "drivers": "; ".join(c.drivers), "rules": "; ".join(c.rules)})
         return pd.DataFrame(records)
 
     def to_json(self) -> str:
-        return json.dumps({"mode": self.mode, "rules": self.rules_text,
+        return json.dumps({"mode": self.mode, "rules": self.rules_text, "periods": list(self.periods),
                            "series": [dataclasses.asdict(c) for c in self.choices]}, indent=1)
 
     def write(self, path: str | Path) -> None:
@@ -75,13 +78,19 @@ class Selection:
         path.write_text(text)
 
     def text(self, limit: int = 20) -> str:
-        lines = [f"router: {self.mode}", ""]
+        lines = [f"router: {self.mode}"]
+        if self.periods:
+            lines.append(f"periods followed (each seasonal member and the core once per period): "
+                         f"{', '.join(map(str, self.periods))}")
+        lines.append("")
         for c in self.choices[:limit]:
             weights = ", ".join(f"{m} {w:.2f}" for m, w in sorted(c.weights.items(), key=lambda kv: -kv[1]) if w >= 0.005)
             best = min((m for m in c.val_mse if m != "hybrid"), key=c.val_mse.get)
             alone = "" if c.recommended == c.top else f"; alone: {c.top}"
             lines.append(f"{c.series}: use {c.recommended} (weights {weights}{alone})")
             lines.append(f"  validation MSE: fused {c.val_mse['hybrid']:.4f}, best single {best} {c.val_mse[best]:.4f}")
+            if c.periods:
+                lines.append(f"  periods by weight: {c.periods}")
             if c.drivers:
                 lines.append(f"  drivers: {'; '.join(c.drivers)}")
             if c.rules:
@@ -128,20 +137,25 @@ def _explain(router: Router, rows: RouterRows, i: int, rules: Rules, n: int) -> 
         drivers = [f"{name} = {rows.features[i, rows.feature_names.index(name)]:.3g} "
                    f"({moved:+.2f} on the top weight)" for name, moved in inner.drivers(rows, i, n)]
     else:
-        drivers = [f"{name} = {value:.3g}" for name, value, _ in fired][:n]
+        # a feature the tree tests twice on the path is one driver
+        drivers = list(dict.fromkeys(f"{name} = {value:.3g}" for name, value, _ in fired))[:n]
     return drivers, conditions
 
 
 def select(data: SeriesBundle | str | Path | pd.DataFrame, models: str | Sequence[str] = DEFAULT_MEMBERS,
            mode: str = "auto", seq_len: int | None = None, horizon: int | None = None, fill: str | None = None,
            cache: bool = True, core_params: dict | None = None, seed: int = 0, n_drivers: int = 3,
-           progress: bool = True) -> Selection:
+           progress: bool = True, periods: str | Sequence[int] = ()) -> Selection:
     """Which forecaster to use for each series, with the weights and the reasons.
 
     The members learn from each series' training rows, the router from all series' validation
-    windows; the recommendation is the router's at each series' latest window.
+    windows; the recommendation is the router's at each series' latest window. `periods`: each
+    seasonal member and the core once per period listed, or per period the series share
+    ("auto", found on their training parts); () for none.
     """
     bundles, names = _bundles(data, seq_len, horizon, fill)
+    periods = data_periods(bundles) if periods == "auto" else tuple(periods)
+    models = with_periods(models, periods)
     fused = []
     for bundle in tqdm(bundles, desc="series", unit="dataset", disable=not progress or len(bundles) == 1):
         fused.append(HybridForecaster(models, mode=mode, cache=cache, core_params=core_params, seed=seed,
@@ -165,13 +179,14 @@ def select(data: SeriesBundle | str | Path | pd.DataFrame, models: str | Sequenc
             on_series = val.series == offset + c
             drivers, fired = _explain(router, latest, c, rules, n_drivers)
             top = val.models[int(np.argmax(weights[c]))]
+            series_weights = {m: round(float(w), 4) for m, w in zip(val.models, weights[c])}
             choices.append(SeriesChoice(
                 series=series,
                 recommended=top if weights[c].max() >= SOLE_WEIGHT else "hybrid",
                 top=top,
-                weights={m: round(float(w), 4) for m, w in zip(val.models, weights[c])},
+                weights=series_weights,
                 val_mse={**{m: float(e) for m, e in zip(val.models, errors[on_series].mean(0))},
                          "hybrid": float(fused_errors[on_series].mean())},
-                drivers=drivers, rules=fired))
+                drivers=drivers, rules=fired, periods=hf.describe_periods(series_weights)))
         offset += len(series_names)
-    return Selection(mode=router.describe(), rules_text=rules.text(), choices=choices)
+    return Selection(mode=router.describe(), rules_text=rules.text(), choices=choices, periods=periods)

@@ -7,6 +7,7 @@ from hybrid.data import load
 from hybrid.errors import InputError
 from hybrid.fused import HybridForecaster, make_models
 from hybrid.periods import calendar_periods, dataset_periods, detect_periods, period_patching
+from router.select import select
 
 
 def _hourly(values: np.ndarray) -> pd.DataFrame:
@@ -109,6 +110,9 @@ def test_fit_with_periods_auto_follows_the_periods_found(tmp_path, capsys):
     assert "periods found on the training part: 168" in capsys.readouterr().out
     models = pd.read_csv(tmp_path / "run" / "comparison.csv").model.unique().tolist()
     assert models == ["snaive@168", "linear"]
+    assert main([a for a in args if a != "--no-fused"] + ["--periods", "auto"]) == 0
+    said = capsys.readouterr().out
+    assert "periods, by their mean weight on the validation windows: " in said and "168 " in said.split("weight")[-1]
     assert main([*args, "--periods", "24,x"]) == 2 and "--periods 24,x" in capsys.readouterr().err
 
 
@@ -119,3 +123,35 @@ def test_the_routers_features_measure_the_periods_its_members_follow():
     rows = fused.rows(data, data.origins("val")[:5], with_target=True)
     assert {"seasonal_strength_12", "acf_12", "seasonal_strength_24"} <= set(rows.feature_names)
     assert rows.features.shape == (5, len(rows.feature_names)) and np.isfinite(rows.features).all()
+
+
+@pytest.mark.parametrize("mode", ["median", "inverse-error", "vote", "auto"])
+def test_the_vote_over_per_period_forecasts_that_are_all_equal_returns_that_forecast(mode):
+    # a cycle of 24 steps: seasonal naive at 24 and at 168 (seven cycles) forecast the same numbers
+    day = np.random.default_rng(3).standard_normal(24)
+    data = load(_hourly(np.tile(day, 24 * 7)), seq_len=336, horizon=48)
+    fused = HybridForecaster("snaive@24,snaive@168", mode=mode, cache=False).fit(data)
+    test = data.origins("test")[::50]
+    alone = make_models("snaive@24")[0].fit(data).predict(data, test)
+    assert np.allclose(fused.predict(data, test), alone)
+    assert np.allclose(fused.predict(data, test), data.future(test))  # the cycle repeats exactly
+    shares = fused.period_shares(fused.val_weights_)
+    assert set(shares) == {"24", "168"} and np.isclose(sum(shares.values()), 1.0)
+    assert fused.describe_periods(fused.val_weights_).count("snaive@") == 2
+
+
+def test_select_follows_the_periods_the_series_share_and_says_how_the_weights_fall_on_them():
+    rng = np.random.default_rng(4)
+    t = np.arange(24 * 7 * 8)
+    frame = _hourly(np.stack([np.sin(2 * np.pi * t / 24 + k) + 0.1 * rng.standard_normal(len(t)) for k in range(2)], 1))
+    selection = select(frame, models="snaive,linear", seq_len=96, horizon=24, cache=False, progress=False,
+                       periods="auto")
+    assert selection.periods == (24,)
+    for choice in selection.choices:
+        assert set(choice.weights) == {"snaive@24", "linear"}
+        share = float(choice.periods.split()[1]) if choice.periods.startswith("24") else 1 - float(choice.periods.split()[1])
+        assert np.isclose(share, choice.weights["snaive@24"], atol=0.01)
+    assert "periods followed (each seasonal member and the core once per period): 24" in selection.text()
+    assert "periods by weight: " in selection.text()
+    none = select(frame, models="snaive,linear", seq_len=96, horizon=24, cache=False, progress=False)
+    assert none.periods == () and all(c.periods == "" for c in none.choices)
