@@ -16,6 +16,7 @@ from dataclasses import dataclass
 from typing import ClassVar
 
 import numpy as np
+from scipy import optimize
 
 from hybrid.metrics import mse
 from router.rows import CHUNK, RouterRows
@@ -166,6 +167,47 @@ class InverseError(Router):
 
     def describe(self) -> str:
         return f"{self.name}: weights proportional to 1 / recent MSE^{self.power:g}"
+
+
+class Stacked(Router):
+    """The same weights for every row: the convex combination of the forecasters (weights >= 0,
+    summing to 1) with the lowest MSE on the fitted rows (Granger and Ramanathan's combination,
+    constrained). Every single forecaster is such a combination, so on the rows it learned from
+    it never loses to the best of them; unlike `best` it can keep a second forecaster that errs
+    where the first does not."""
+
+    name = "stacked"
+
+    def fit(self, rows: RouterRows) -> "Stacked":
+        super().fit(rows)
+        n, M, H = rows.forecasts.shape
+        gram, cross = np.zeros((M, M)), np.zeros(M)
+        for i in range(0, n, CHUNK):  # the fused MSE is a quadratic in the weights: its moments suffice
+            f, y = rows.forecasts[i:i + CHUNK].astype(np.float64), rows.target[i:i + CHUNK]
+            gram += np.einsum("nmh,nkh->mk", f, f)
+            cross += np.einsum("nmh,nh->m", f, y)
+        gram, cross = gram / (n * H), cross / (n * H)
+
+        def loss(w: np.ndarray) -> float:  # the fused MSE less the target's mean square
+            return float(w @ gram @ w - 2 * cross @ w)
+
+        start = np.eye(M)[int(np.argmin(self.mean_error_))]  # the best single one: the solution can only improve on it
+        solved = optimize.minimize(loss, start, jac=lambda w: 2 * (gram @ w - cross), bounds=[(0.0, 1.0)] * M,
+                                   method="SLSQP",
+                                   constraints={"type": "eq", "fun": lambda w: w.sum() - 1.0, "jac": lambda w: np.ones(M)})
+        w = np.clip(solved.x, 0.0, None)
+        w /= w.sum()
+        self.weights_ = w if loss(w) <= loss(start) else start
+        return self
+
+    def weights(self, rows: RouterRows) -> np.ndarray:
+        self._check(rows)
+        return np.tile(self.weights_, (len(rows), 1))
+
+    def describe(self) -> str:
+        kept = ", ".join(f"{m} {w:.2f}" for m, w in sorted(zip(self.models_, self.weights_), key=lambda kv: -kv[1])
+                         if w >= 0.005)
+        return f"{self.name}: fixed weights, the convex combination with the lowest MSE on the fitted rows ({kept})"
 
 
 class Rules(Router):
@@ -371,7 +413,8 @@ class Learned(Router):
         return f"learned: softmax weights from the features ({kind}), {self.steps_} {unit}"
 
 
-ROUTERS: dict[str, type[Router]] = {cls.name: cls for cls in (Best, Median, RankVote, InverseError, Rules, Learned)}
+ROUTERS: dict[str, type[Router]] = {cls.name: cls for cls in (Best, Median, RankVote, InverseError, Stacked, Rules,
+                                                                Learned)}
 VOTES = ("median", "trimmed", "inverse-error")
 
 
@@ -393,7 +436,7 @@ class Auto(Router):
 
     CV = ("forward", "blocked")
 
-    def __init__(self, modes: tuple[str, ...] = ("best", *VOTES, "rules", "learned"), folds: int = 4,
+    def __init__(self, modes: tuple[str, ...] = ("best", *VOTES, "stacked", "rules", "learned"), folds: int = 4,
                  cv: str = "forward", seed: int = 0) -> None:
         self.modes = modes
         self.folds = folds

@@ -10,7 +10,7 @@ from hybrid.data import load
 from hybrid.fused import HybridForecaster
 from hybrid.metrics import mse
 from router.features import feature_docs, window_features
-from router.routers import Auto, InverseError, Learned, Median, RankVote, Rules, make_router
+from router.routers import Auto, InverseError, Learned, Median, RankVote, Rules, Stacked, make_router
 from router.rows import RouterRows
 from router.select import select
 from tests.conftest import wide_frame
@@ -101,6 +101,20 @@ def test_votes():
     w = inverse.weights(rows)[0]
     assert np.allclose(w, np.array([1, 1 / 4, 1 / 4, 1, 1]) / 3.5)
     assert np.allclose(w.sum(), 1.0)
+
+
+def test_stacked_finds_the_convex_combination_of_least_error():
+    # two forecasters with independent errors of equal size: half each halves the error; a third
+    # that makes the first one's errors twice over adds nothing
+    rng = np.random.default_rng(2)
+    target = rng.standard_normal((2000, 8))
+    e1, e2 = rng.standard_normal(target.shape), rng.standard_normal(target.shape)
+    forecasts = np.stack([target + e1, target + e2, target + 2 * e1], axis=1)
+    rows = _rows(forecasts, target, np.zeros((2000, 1)), names=("a", "b", "far"))
+    stacked = Stacked().fit(rows)
+    assert np.allclose(stacked.weights_, [0.5, 0.5, 0.0], atol=0.02)
+    assert np.allclose(stacked.weights(rows), stacked.weights_) and np.isclose(mse(rows.target, stacked.fuse(rows)), 0.5, atol=0.03)
+    assert "a 0.5" in stacked.describe() and "far" not in stacked.describe()
 
 
 def test_auto_never_loses_to_the_best_single_forecaster_on_the_rows_it_learned_from():
