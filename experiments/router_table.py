@@ -36,7 +36,7 @@ PUBLISHED = {"ETTh1": {"Time-LLM": 0.408, "PatchTST": 0.413}, "ETTh2": {"Time-LL
 def routers(seed: int = 0) -> dict[str, Router]:
     """Every mode, the learned one with each of its learners (to pick the default by measurement),
     and the default (auto)."""
-    modes = {m: make_router(m, seed) for m in ("best", "median", "trimmed", "inverse-error", "rules", "learned")}
+    modes = {m: make_router(m, seed) for m in ("best", "median", "trimmed", "inverse-error", "stacked", "rules", "learned")}
     modes.update({m: make_router(m, seed) for m in LEARNER_MODES})
     modes["vote (chosen)"] = make_router("vote", seed)
     modes["auto (default)"] = Auto(seed=seed)
