@@ -23,7 +23,7 @@ from hybrid.errors import InputError
 from hybrid.evaluation import compare, summary, to_markdown
 from hybrid.forecaster import Forecaster
 from hybrid.fused import DEFAULT_MEMBERS, KNOWN_MODELS, HybridForecaster, make_models, with_periods
-from hybrid.plots import forecast_png
+from hybrid.plots import forecast_png, periods_png
 from hybrid.runinfo import git_commit, package_versions
 
 
@@ -186,6 +186,8 @@ def build_parser() -> argparse.ArgumentParser:
                          help="the spectral test's level: a chance peak is kept this rarely (default 0.01)")
     periods.add_argument("--min-confidence", type=float, default=0.1,
                          help="least (acf at the period - acf at half of it) / 2 (default 0.1)")
+    periods.add_argument("--plot", type=Path, metavar="FILE.png",
+                         help="also draw each channel's periodogram with its periods marked")
     periods.set_defaults(func=run_periods)
 
     explain = sub.add_parser(
@@ -229,6 +231,8 @@ def run_periods(args: argparse.Namespace) -> int:
 
     if args.top < 1 or not 0 < args.alpha < 1 or not 0 <= args.min_confidence <= 1:
         raise InputError("--top must be at least 1, --alpha in (0, 1) and --min-confidence in [0, 1]")
+    if args.plot is not None and args.plot.suffix.lower() != ".png":
+        raise InputError(f"--plot {args.plot}: give a .png file")
     data = load(args.data, target=args.target, seq_len=args.seq_len, horizon=args.horizon, fill=args.fill)
     start, end = data.split.train
     found = dataset_periods(data, args.top, args.alpha, args.min_confidence)
@@ -239,6 +243,11 @@ def run_periods(args: argparse.Namespace) -> int:
         print(f"  {name:<{width}}  {lines[0]}")
         for line in lines[1:]:
             print(f"  {'':<{width}}  {line}")
+    if args.plot is not None:
+        png = periods_png(data, found)
+        args.plot.parent.mkdir(parents=True, exist_ok=True)
+        args.plot.write_bytes(png)
+        print(f"wrote {args.plot}")
     return 0
 
 

@@ -86,22 +86,40 @@ def _peak_lag(x: np.ndarray, lo: float, hi: float) -> int:
     return max(lags, key=lambda lag: _acf(x, lag))
 
 
+def _spectrum(series: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    """The series' finite values less their mean and linear trend (a line is not a period), and
+    their Hann-windowed power spectrum: bin k holds k cycles over the series; bin 0 is zeroed."""
+    x = np.asarray(series, dtype=np.float64)
+    x = x[np.isfinite(x)]
+    T = len(x)
+    if T < 2:
+        return x, np.zeros(1)
+    t = np.arange(T) - (T - 1) / 2
+    x = x - x.mean()
+    x = x - t * (x @ t) / (t @ t)
+    power = np.abs(np.fft.rfft(x * np.hanning(T))) ** 2
+    power[0] = 0.0
+    return x, power
+
+
+def periodogram(series: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    """(period in steps, share of the spectral power) of each frequency bin of a series, the
+    spectrum the detector reads, from the slowest period that repeats twice to the fastest."""
+    x, power = _spectrum(series)
+    k = np.arange(2, len(power))
+    return len(x) / k, power[k] / (power.sum() + EPS)
+
+
 def detect_periods(series: np.ndarray, freq: Frequency | None = None, top_k: int = 3, alpha: float = 0.01,
                    min_confidence: float = 0.1) -> list[Period]:
     """The confirmed periods of one series (its training part), strongest first, at most `top_k`.
     Calendar periods of `freq` are candidates besides the spectrum's peaks; a calendar period must
     fit 3 times in the series, a found one 10 times (few cycles of a slow wander look periodic)
     and be at least 4 steps (the half-lag test needs a half period)."""
-    x = np.asarray(series, dtype=np.float64)
-    x = x[np.isfinite(x)]
+    x, power = _spectrum(series)
     T = len(x)
     if T < 4 * MIN_CYCLES_FOUND:
         return []
-    t = np.arange(T) - (T - 1) / 2
-    x = x - x.mean()
-    x = x - t * (x @ t) / (t @ t)  # a line is not a period
-    power = np.abs(np.fft.rfft(x * np.hanning(T))) ** 2  # bin k: k cycles over the series
-    power[0] = 0.0
     total = power.sum() + EPS
     searched = max(1, len(power) - 1 - MIN_CYCLES_FOUND)
 

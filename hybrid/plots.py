@@ -12,6 +12,9 @@ import matplotlib.pyplot as plt  # noqa: E402
 
 from hybrid.data import SeriesBundle  # noqa: E402
 from hybrid.forecaster import Forecaster  # noqa: E402
+from hybrid.periods import Period, calendar_periods, periodogram  # noqa: E402
+
+MAX_PANELS = 12  # periodograms on one figure; more would be unreadable
 
 
 def forecast_png(data: SeriesBundle, models: Sequence[Forecaster], origin: int, channel: int) -> bytes:
@@ -26,14 +29,45 @@ def forecast_png(data: SeriesBundle, models: Sequence[Forecaster], origin: int, 
     ax.plot(data.timestamps[future], data.raw[future, channel], color="black", lw=1.5, label="actual")
     for model in models:
         scaled = model.predict(data, [origin])[0]
-        ax.plot(data.timestamps[future], data.scaler.inverse(scaled)[:, channel], lw=1.2, label=model.name)
+        ax.plot(data.timestamps[future], data.scaler.inverse(scaled)[:, channel], lw=1.2, label=model.label)
     ax.axvline(data.timestamps[origin], color="0.7", ls="--", lw=0.8)
     ax.set_title(f"{data.name} · {data.columns[channel]} · forecast from {data.timestamps[origin]} "
                  f"(H = {H})")
     ax.legend(loc="upper left", fontsize=8, ncols=min(len(models) + 2, 6))
     fig.autofmt_xdate()
     fig.tight_layout()
+    return _png(fig)
+
+
+def _png(fig: plt.Figure) -> bytes:
     buf = io.BytesIO()
     fig.savefig(buf, format="png")
     plt.close(fig)
     return buf.getvalue()
+
+
+def periods_png(data: SeriesBundle, found: dict[str, list[Period]]) -> bytes:
+    """Each channel's periodogram on its training part (share of the power against the period,
+    log scale), the confirmed periods marked and named, the calendar candidates dotted; the first
+    `MAX_PANELS` channels. Returns PNG bytes."""
+    names = list(found)[:MAX_PANELS]
+    train = data.train_values
+    fig, axes = plt.subplots(len(names), 1, figsize=(10, 1.9 * len(names) + 0.6), dpi=100, sharex=True,
+                             squeeze=False)
+    for j, (ax, name) in enumerate(zip(axes[:, 0], names)):  # `found` is in the order of the columns
+        period, share = periodogram(train[:, j])
+        ax.semilogx(period, share, color="0.3", lw=0.8)
+        for p in calendar_periods(data.freq):
+            ax.axvline(p, color="0.6", ls=":", lw=0.8)
+        for p in found[name]:
+            ax.axvline(p.length, color="tab:red", lw=1.2)
+            ax.annotate(f"{p.length} ({p.strength:.0%}, conf {p.confidence:.2f})", (p.length, 0.95),
+                        xycoords=("data", "axes fraction"), ha="left", va="top", fontsize=8, color="tab:red")
+        ax.set_ylabel(name, fontsize=8)
+        ax.tick_params(labelsize=8)
+    axes[-1, 0].set_xlabel("period (steps); red: confirmed, dotted: calendar candidates")
+    start, end = data.split.train
+    more = f" (first {MAX_PANELS} of {len(found)})" if len(found) > MAX_PANELS else ""
+    fig.suptitle(f"{data.name}: share of spectral power by period, training rows {start}-{end - 1}{more}", fontsize=10)
+    fig.tight_layout()
+    return _png(fig)

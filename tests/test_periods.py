@@ -6,7 +6,7 @@ from hybrid.cli import main
 from hybrid.data import load
 from hybrid.errors import InputError
 from hybrid.fused import HybridForecaster, make_models
-from hybrid.periods import calendar_periods, dataset_periods, detect_periods, period_patching
+from hybrid.periods import calendar_periods, dataset_periods, detect_periods, period_patching, periodogram
 from router.select import select
 
 
@@ -64,6 +64,15 @@ def test_hybrid_periods_prints_each_channel(tmp_path, capsys):
     assert out[3].split()[0] == "c1" and "no period confirmed" in out[3]
     assert main(["periods", "--data", str(path), "--top", "0"]) == 2
     assert "--top" in capsys.readouterr().err
+    assert main(["periods", "--data", str(path), "--plot", str(tmp_path / "p.png")]) == 0
+    assert (tmp_path / "p.png").read_bytes()[:8] == b"\x89PNG\r\n\x1a\n"
+    assert main(["periods", "--data", str(path), "--plot", str(tmp_path / "p.jpg")]) == 2
+    assert not (tmp_path / "p.jpg").exists() and "--plot" in capsys.readouterr().err
+
+
+def test_the_periodogram_peaks_at_the_period():
+    period, share = periodogram(np.sin(2 * np.pi * np.arange(2400) / 24))
+    assert abs(period[np.argmax(share)] - 24) < 0.5 and 0.5 < share.max() <= 1.0
 
 
 def test_a_model_follows_the_period_named_after_at(tmp_path):
