@@ -13,7 +13,9 @@ forecast (auto router) over three member sets:
 The periods are those the channels share, found on the training part (hybrid.periods.data_periods).
 Test MSE/MAE of the fused forecast and of its best member, the wall time of the row (members
 from the forecast cache where an earlier row computed them: the core at a period is fitted once
-for aligned and multi) and the peak memory of the process tree. Rows are written as they
+for aligned and multi), the members' fit time (each member's fit and every-origin forecast,
+timed when it was computed, whether in this row or before; empty where a member was cached
+before that was recorded) and the peak memory of the process tree. Rows are written as they
 finish; a run skips the rows in the result file (`--fresh` starts again).
 """
 
@@ -57,16 +59,20 @@ def run_row(dataset: str, horizon: int, config: str, core_params: dict) -> dict:
     forecast = fused.router_.fuse(test)
     singles = dict(zip(test.models, test.errors().mean(0)))
     best = min(singles, key=singles.get)
+    # each member's fit and every-origin forecast, timed when computed (here or in an earlier run)
+    costs = {m.label: m.compute_seconds_ for m in fused.members_}
+    known = [c for c in costs.values() if c is not None]
     return {"dataset": dataset, "horizon": horizon, "config": config, "periods": ",".join(map(str, periods)),
             "members": models, "router": fused.router_.router_.describe(),  # what auto settled on
             "test_mse": mse(test.target, forecast), "test_mae": mae(test.target, forecast),
             "best_member": best, "best_member_test_mse": float(singles[best]),
             "member_test_mse": {k: float(v) for k, v in singles.items()},
-            "seconds": seconds, "peak_mib": memory.peak_mib}
+            "seconds": seconds, "members_seconds": sum(known) if len(known) == len(costs) else None,
+            "member_seconds": costs, "peak_mib": memory.peak_mib}
 
 
 def write_table(done: list[dict], found: dict) -> None:
-    table = pd.DataFrame(done).drop(columns=["member_test_mse", "members"])
+    table = pd.DataFrame(done).drop(columns=["member_test_mse", "members", "member_seconds"], errors="ignore")
     order = {c: i for i, c in enumerate(CONFIGS)}
     table = table.sort_values(["dataset", "horizon", "config"], key=lambda c: c.map(order) if c.name == "config" else c)
     found_text = "\n".join(f"- {name}: " + "; ".join(f"{col} {', '.join(str(p) for p in ps) or '-'}"

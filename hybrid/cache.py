@@ -117,6 +117,13 @@ class ForecastCache:
             return None
         return array
 
+    def about(self, key: str) -> dict[str, Any]:
+        """The sidecar of `key` (what was stored and how long it took), or {} if unreadable."""
+        try:
+            return json.loads((self.root / f"{key}.json").read_text())
+        except (OSError, ValueError):
+            return {}
+
     def save(self, key: str, array: np.ndarray, about: dict[str, Any]) -> None:
         """Store atomically: the array first, then the sidecar that makes it visible."""
         self.root.mkdir(parents=True, exist_ok=True)
@@ -178,12 +185,17 @@ class CachedForecaster(Forecaster):
         shape = (len(origins), data.horizon, data.n_channels)
         forecasts = self.cache.load(key, shape)
         self.from_cache_ = forecasts is not None
+        # what computing the forecasts cost, measured when they were: a row of a table that reads
+        # them from the cache can still report its members' fit time (None: stored before it was kept)
+        self.compute_seconds_ = self.cache.about(key).get("seconds") if self.from_cache_ else None
         if forecasts is None:
+            start = time.perf_counter()
             computed = np.asarray(self.model.fit(data).predict(data, origins))
+            self.compute_seconds_ = round(time.perf_counter() - start, 1)
             if computed.shape != shape:
                 raise ValueError(f"{self.label} forecast shape {computed.shape} from {len(origins)} origins; "
                                  f"expected {shape}")
-            self.cache.save(key, computed, {**parts, "dataset": data.name})
+            self.cache.save(key, computed, {**parts, "dataset": data.name, "seconds": self.compute_seconds_})
             del computed
             forecasts = self.cache.load(key, shape)  # mapped, like a hit: the computed array is freed
         self.forecasts_ = forecasts  # float64, as saved

@@ -29,6 +29,21 @@ def test_miss_then_hit_gives_the_same_forecasts(data, tmp_path):
     # both read the file through a memory map (only the origins indexed are paged in), read-only
     for cached in (first, second):
         assert isinstance(cached.forecasts_, np.memmap) and not cached.forecasts_.flags.writeable
+    # the hit reports what the miss cost
+    assert first.compute_seconds_ >= 0 and second.compute_seconds_ == first.compute_seconds_
+
+
+def test_a_hit_reports_the_cost_the_miss_measured(data, tmp_path):
+    class Slow(Linear):
+        def fit(self, data):
+            time.sleep(0.3)
+            return super().fit(data)
+
+    cache = ForecastCache(tmp_path)
+    assert CachedForecaster(Slow(), cache).fit(data).compute_seconds_ >= 0.3
+    start = time.perf_counter()
+    hit = CachedForecaster(Slow(), cache).fit(data)
+    assert hit.from_cache_ and hit.compute_seconds_ >= 0.3 and time.perf_counter() - start < 0.3
 
 
 def test_key_follows_data_and_parameters(data, tmp_path):
