@@ -2,7 +2,7 @@
 
     python -m experiments.period_table [--data ETTh1 ETTh2 ETTm1 national_illness exchange_rate]
         [--configs fixed aligned multi] [--core-epochs 2] [--core-sample-fraction 0.15]
-        [--core-val-stride 4] [--fresh]
+        [--core-val-stride 4] [--core-budget-rows 8640] [--fresh]
 
 For each dataset, at the shortest and the longest of its default horizons, the default fused
 forecast (auto router) over three member sets:
@@ -17,6 +17,11 @@ for aligned and multi), the members' fit time (each member's fit and every-origi
 timed when it was computed, whether in this row or before; empty where a member was cached
 before that was recorded) and the peak memory of the process tree. Rows are written as they
 finish; a run skips the rows in the result file (`--fresh` starts again).
+
+The core's budget is the same number of training and early-stopping windows on every dataset: the
+sample fraction and the validation stride are given for `--core-budget-rows` training rows (an
+hourly ETT dataset's 12 months) and scale with a longer training part (ETTm1's 34,560 rows: a
+quarter of the fraction, four times the stride); a shorter one keeps them.
 """
 
 from __future__ import annotations
@@ -24,11 +29,12 @@ from __future__ import annotations
 import argparse
 import json
 import time
+from dataclasses import dataclass
 
 import pandas as pd
 
 from experiments.record import RESULTS, TreeMemory, write_result
-from hybrid.data import load
+from hybrid.data import SeriesBundle, load
 from hybrid.evaluation import to_markdown
 from hybrid.fused import HybridForecaster, with_periods
 from hybrid.metrics import mae, mse
@@ -47,8 +53,26 @@ def members(config: str, periods: tuple[int, ...]) -> str:
     return ",".join(with_periods(f"{CLASSICAL},timellm", periods))
 
 
-def run_row(dataset: str, horizon: int, config: str, core_params: dict) -> dict:
+@dataclass(frozen=True)
+class CoreBudget:
+    """The core's training budget, given for `rows` training rows (0: for any)."""
+
+    epochs: int
+    sample_fraction: float
+    val_stride: int
+    rows: int
+
+    def params(self, data: SeriesBundle) -> dict:
+        """The core's parameters on `data`: the same windows as on `rows` training rows."""
+        start, end = data.split.train
+        scale = min(1.0, self.rows / (end - start)) if self.rows else 1.0
+        return {"epochs": self.epochs, "sample_fraction": self.sample_fraction * scale,
+                "val_stride": round(self.val_stride / scale)}
+
+
+def run_row(dataset: str, horizon: int, config: str, budget: CoreBudget) -> dict:
     data = load(dataset, horizon=horizon)
+    core_params = budget.params(data)
     periods = data_periods(data)
     models = members(config, periods)
     with TreeMemory() as memory:
@@ -63,7 +87,8 @@ def run_row(dataset: str, horizon: int, config: str, core_params: dict) -> dict:
     costs = {m.label: m.compute_seconds_ for m in fused.members_}
     known = [c for c in costs.values() if c is not None]
     return {"dataset": dataset, "horizon": horizon, "config": config, "periods": ",".join(map(str, periods)),
-            "members": models, "router": fused.router_.router_.describe(),  # what auto settled on
+            "members": models, "core_budget": ", ".join(f"{k} {v:g}" for k, v in core_params.items()),
+            "router": fused.router_.router_.describe(),  # what auto settled on
             "test_mse": mse(test.target, forecast), "test_mae": mae(test.target, forecast),
             "best_member": best, "best_member_test_mse": float(singles[best]),
             "member_test_mse": {k: float(v) for k, v in singles.items()},
@@ -93,10 +118,11 @@ def main() -> None:
     parser.add_argument("--core-epochs", type=int, default=2)
     parser.add_argument("--core-sample-fraction", type=float, default=0.15)
     parser.add_argument("--core-val-stride", type=int, default=4)
+    parser.add_argument("--core-budget-rows", type=int, default=8640,
+                        help="training rows the fraction and stride are given for (0: the same on every dataset)")
     parser.add_argument("--fresh", action="store_true", help="forget the rows of earlier runs")
     args = parser.parse_args()
-    core_params = {"epochs": args.core_epochs, "sample_fraction": args.core_sample_fraction,
-                   "val_stride": args.core_val_stride}
+    budget = CoreBudget(args.core_epochs, args.core_sample_fraction, args.core_val_stride, args.core_budget_rows)
     path = RESULTS / f"{STEM}.json"
     done, found = [], {}
     if path.exists() and not args.fresh:
@@ -111,7 +137,7 @@ def main() -> None:
                 if (dataset, horizon, config) in have:
                     continue
                 print(f"--- {dataset} H={horizon}: {config}", flush=True)
-                done.append(run_row(dataset, horizon, config, core_params))
+                done.append(run_row(dataset, horizon, config, budget))
                 have.add((dataset, horizon, config))
                 print(f"{dataset} H={horizon} {config}: test MSE {done[-1]['test_mse']:.4f}, "
                       f"{done[-1]['seconds']:.0f} s", flush=True)
