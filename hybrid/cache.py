@@ -30,7 +30,7 @@ from typing import Any
 
 import numpy as np
 
-from hybrid.data import SeriesBundle, cache_dir, file_hash
+from hybrid.data import SeriesBundle, cache_dir, file_hash, take_rows
 from hybrid.forecaster import Forecaster
 from hybrid.metrics import track_origins
 
@@ -199,18 +199,28 @@ class CachedForecaster(Forecaster):
                                  f"expected {shape}")
             self.cache.save(key, computed, {**parts, "dataset": data.name, "seconds": self.compute_seconds_})
             del computed
-            forecasts = self.cache.load(key, shape)  # mapped, like a hit: the computed array is freed
-        self.forecasts_ = forecasts  # float64, as saved
+            if self.cache.load(key, shape) is None:  # checked like a hit
+                raise OSError(f"the forecast cache could not keep {self.label}'s forecasts in {self.cache.root}")
+        del forecasts
+        self.path_ = self.cache.root / f"{key}.npy"
         self.first_origin_ = int(origins[0])
+        self.n_origins_ = len(origins)
         self.fingerprint_ = parts["data"]
         return self
+
+    @property
+    def forecasts_(self) -> np.ndarray:
+        """Every cached origin's forecasts [N, H, C] (float64, as saved), mapped read-only afresh:
+        the pages read belong to the process only while the result (or a view of it) lives, so
+        that scoring ETTm1 does not keep every member's 2 GB file resident."""
+        return np.load(self.path_, mmap_mode="r", allow_pickle=False)
 
     def predict(self, data: SeriesBundle, origins: np.ndarray) -> np.ndarray:
         self.check_fitted()
         if data.fingerprint() != self.fingerprint_:
             raise ValueError(f"{self.name} was fitted on other data: fit it on this data first")
         index = np.asarray(origins) - self.first_origin_
-        if len(index) and (index.min() < 0 or index.max() >= len(self.forecasts_)):
+        if len(index) and (index.min() < 0 or index.max() >= self.n_origins_):
             raise ValueError(f"origins must lie in [{self.first_origin_}, "
-                             f"{self.first_origin_ + len(self.forecasts_)}) for this data")
-        return self.forecasts_[index]
+                             f"{self.first_origin_ + self.n_origins_}) for this data")
+        return take_rows(self.forecasts_, index)

@@ -431,6 +431,14 @@ def _rows(view: np.ndarray, index: np.ndarray) -> np.ndarray:
     return view[index]
 
 
+def take_rows(a: np.ndarray, index: np.ndarray) -> np.ndarray:
+    """`a[index]` along the first axis, as a view where `index` is a run of consecutive rows (a
+    part's origins: nothing is copied, and of a memory map only the rows read are paged in)."""
+    if len(index) > 1 and (np.diff(index) == 1).all():
+        return a[index[0]:index[-1] + 1]
+    return a[index]
+
+
 def per_series(a: np.ndarray) -> np.ndarray:
     """[N, ..., C] -> [C*N, ...], channel-major: each (channel, origin) becomes a row of its own,
     the order in which every per-series model (the core, LightGBM, the router) stacks windows."""

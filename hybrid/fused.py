@@ -125,7 +125,7 @@ class HybridForecaster(Forecaster):
     def rows(self, data: SeriesBundle, origins: np.ndarray, with_target: bool = False) -> RouterRows:
         """The router's rows for `origins`: the members' forecasts, features and track records."""
         run = track_origins(data, origins)
-        forecasts = [np.asarray(m.predict(data, run)) for m in self.members_]
+        forecasts = (m.predict(data, run) for m in self.members_)  # read one member at a time
         return build_rows(data, self.member_names_, forecasts, int(run[0]), origins, self.periods(data),
                           with_target=with_target)
 

@@ -9,12 +9,12 @@ from t on but the target itself.
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Iterable, Sequence
 from dataclasses import dataclass, replace
 
 import numpy as np
 
-from hybrid.data import SeriesBundle, per_series
+from hybrid.data import SeriesBundle, per_series, take_rows
 from hybrid.metrics import TRACK_WINDOWS, recent_errors, track_origins, window_errors
 from hybrid.periods import calendar_periods
 from router.features import feature_docs, forecaster_features, window_features
@@ -72,24 +72,32 @@ class RouterRows:
         return out
 
 
-def build_rows(data: SeriesBundle, models: Sequence[str], forecasts: Sequence[np.ndarray], first_origin: int,
+def build_rows(data: SeriesBundle, models: Sequence[str], forecasts: Iterable[np.ndarray], first_origin: int,
                origins: np.ndarray, periods: Sequence[int] | None = None, with_target: bool = True,
                track: int = TRACK_WINDOWS) -> RouterRows:
     """Rows for `origins` from each forecaster's forecasts [N, H, C] over the origins
-    `first_origin`, `first_origin + 1`, ... (a run covering `track_origins(data, origins)`)."""
+    `first_origin`, `first_origin + 1`, ... (a run covering `track_origins(data, origins)`).
+
+    `forecasts` is read once, a member at a time, so that it can map each member's cached file
+    in turn: only one member's pages are held at once (ETTm1 at H = 720: 0.5 GB, not 3)."""
     origins = np.asarray(origins)
     if periods is None:
         periods = calendar_periods(data.freq, data.seq_len // 2)  # seen twice in a look-back
     index = origins - first_origin
-    if len(index) and (index.min() < 0 or index.max() >= min(len(f) for f in forecasts)):
-        raise ValueError(f"the forecasts cover origins from {first_origin}; origins {origins.min()}..{origins.max()} "
-                         "are not all inside")
-    recent = [recent_errors(window_errors(f, data.values, first_origin), data.horizon, track)[index]
-              for f in forecasts]  # [n, C] each
-    stacked = np.stack([np.asarray(f)[index] for f in forecasts], axis=1).astype(np.float32)  # [n, M, H, C]
+    n, M = len(index), len(models)
+    # filled a member at a time in float32: stacking the float64 forecasts first would hold every
+    # member's twice over (5 GB more for ETTm1's test part at H = 720)
+    forecast_rows = np.empty((data.n_channels * n, M, data.horizon), np.float32)  # [C*n, M, H]
+    recent_rows = np.empty((data.n_channels * n, M))
+    for j, f in enumerate(forecasts):
+        if n and (index.min() < 0 or index.max() >= len(f)):
+            raise ValueError(f"the forecasts cover origins from {first_origin}; origins {origins.min()}.."
+                             f"{origins.max()} are not all inside")
+        recent_rows[:, j] = per_series(recent_errors(window_errors(f, data.values, first_origin), data.horizon,
+                                                     track)[index])
+        forecast_rows[:, j] = per_series(take_rows(f, index))
+        del f  # its file's pages go with it
     history = per_series(data.history(origins))
-    forecast_rows = per_series(stacked)  # [C*n, M, H]
-    recent_rows = per_series(np.stack(recent, axis=1))  # [C*n, M]
     window = window_features(history, periods)
     features = np.column_stack([window, forecaster_features(forecast_rows, recent_rows, history.std(1))])
     return RouterRows(

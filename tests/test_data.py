@@ -6,7 +6,7 @@ import pandas as pd
 import pytest
 
 from hybrid.data import (DatasetSpec, Scaler, detect_frequency, download, file_hash, load,
-                         make_split, resolve)
+                         make_split, resolve, take_rows)
 from hybrid.errors import InputError
 from tests.conftest import wide_frame
 
@@ -163,3 +163,10 @@ def test_scaler_roundtrip_and_constant_channel():
     s = Scaler.fit(train)
     np.testing.assert_allclose(s.transform(train), [[-1, 0], [1, 0]])
     np.testing.assert_allclose(s.inverse(s.transform(train)), train)
+
+
+def test_take_rows_views_a_run_and_copies_anything_else():
+    a = np.arange(40.0).reshape(10, 4)
+    run, scattered = np.array([3, 4, 5]), np.array([1, 4, 5])
+    assert np.array_equal(take_rows(a, run), a[run]) and np.shares_memory(take_rows(a, run), a)
+    assert np.array_equal(take_rows(a, scattered), a[scattered]) and not np.shares_memory(take_rows(a, scattered), a)
