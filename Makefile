@@ -37,3 +37,4 @@ bench: $(STAMP)
 	$(PY) -m experiments.val_test_ranks
 	$(PY) -m experiments.select_scale
 	$(PY) -m experiments.period_table
+	$(PY) -m experiments.router_memory --modes median stacked
