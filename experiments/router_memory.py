@@ -15,13 +15,13 @@ import argparse
 import os
 import time
 
+import pandas as pd
+
 from experiments.record import write_result
 from hybrid.data import load
 from hybrid.evaluation import to_markdown
 from hybrid.fused import DEFAULT_MEMBERS, HybridForecaster
 from router.routers import make_router
-
-import pandas as pd
 
 
 def _status_mib() -> dict[str, float]:

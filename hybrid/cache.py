@@ -185,12 +185,12 @@ class CachedForecaster(Forecaster):
         origins = cached_origins(data, self.model.cache_from)
         key, parts = self.cache.key(data, self.model)
         shape = (len(origins), data.horizon, data.n_channels)
-        forecasts = self.cache.load(key, shape)
-        self.from_cache_ = forecasts is not None
+        self.from_cache_ = self.cache.load(key, shape) is not None  # checked, then unmapped: predict maps afresh
         # what computing the forecasts cost, measured when they were: a row of a table that reads
         # them from the cache can still report its members' fit time (None: stored before it was kept)
-        self.compute_seconds_ = self.cache.about(key).get("seconds") if self.from_cache_ else None
-        if forecasts is None:
+        if self.from_cache_:
+            self.compute_seconds_ = self.cache.about(key).get("seconds")
+        else:
             start = time.perf_counter()
             computed = np.asarray(self.model.fit(data).predict(data, origins))
             self.compute_seconds_ = round(time.perf_counter() - start, 1)
@@ -198,10 +198,7 @@ class CachedForecaster(Forecaster):
                 raise ValueError(f"{self.label} forecast shape {computed.shape} from {len(origins)} origins; "
                                  f"expected {shape}")
             self.cache.save(key, computed, {**parts, "dataset": data.name, "seconds": self.compute_seconds_})
-            del computed
-            if self.cache.load(key, shape) is None:  # checked like a hit
-                raise OSError(f"the forecast cache could not keep {self.label}'s forecasts in {self.cache.root}")
-        del forecasts
+            del computed  # save hashed the file it wrote: no second read to check it
         self.path_ = self.cache.root / f"{key}.npy"
         self.first_origin_ = int(origins[0])
         self.n_origins_ = len(origins)

@@ -423,20 +423,13 @@ class Scaler:
         return x * self.std + self.mean
 
 
-def _rows(view: np.ndarray, index: np.ndarray) -> np.ndarray:
-    """`view[index]`, as a view (no copy) when the index is a contiguous run."""
+def take_rows(view: np.ndarray, index: np.ndarray) -> np.ndarray:
+    """`view[index]` along the first axis, as a view (no copy) when the index is a contiguous run
+    (a part's origins: of a memory map, only the rows read are paged in)."""
     index = np.asarray(index)
     if index.ndim == 1 and len(index) and np.array_equal(index, np.arange(index[0], index[0] + len(index))):
         return view[index[0] : index[0] + len(index)]
     return view[index]
-
-
-def take_rows(a: np.ndarray, index: np.ndarray) -> np.ndarray:
-    """`a[index]` along the first axis, as a view where `index` is a run of consecutive rows (a
-    part's origins: nothing is copied, and of a memory map only the rows read are paged in)."""
-    if len(index) > 1 and (np.diff(index) == 1).all():
-        return a[index[0]:index[-1] + 1]
-    return a[index]
 
 
 def per_series(a: np.ndarray) -> np.ndarray:
@@ -501,7 +494,7 @@ class SeriesBundle:
         if len(origins) and origins.min() < self.seq_len:
             raise ValueError(f"origin {origins.min()} has fewer than seq_len={self.seq_len} rows before it")
         view = np.lib.stride_tricks.sliding_window_view(self.values, self.seq_len, axis=0)
-        return _rows(view, origins - self.seq_len).transpose(0, 2, 1)
+        return take_rows(view, origins - self.seq_len).transpose(0, 2, 1)
 
     def future(self, origins: np.ndarray) -> np.ndarray:
         """Target windows [N, H, C] starting at each origin (a view when contiguous)."""
@@ -509,7 +502,7 @@ class SeriesBundle:
         if len(origins) and origins.max() + self.horizon > len(self.values):
             raise ValueError(f"origin {origins.max()} + horizon {self.horizon} runs past the data")
         view = np.lib.stride_tricks.sliding_window_view(self.values, self.horizon, axis=0)
-        return _rows(view, origins).transpose(0, 2, 1)
+        return take_rows(view, origins).transpose(0, 2, 1)
 
     def windows(self, part: Part) -> tuple[np.ndarray, np.ndarray]:
         """All (look-back, target) windows of a part, as strided views of `values`."""
