@@ -9,7 +9,8 @@ forecast (auto router) over three member sets:
 - fixed: snaive, linear, dlinear, ets, lightgbm and the core with its fixed 16/8 patches, every
   seasonal model at the frequency's calendar season;
 - aligned: the same, the core's patches following each period found (timellm@P);
-- multi: every seasonal model and the core once per period found (snaive@P, ets@P, timellm@P).
+- multi: every seasonal model once per period found (snaive@P, ets@P) and the core at each
+  period beside its fixed patches (timellm, timellm@P): what `--periods auto` fits.
 The periods are those the channels share, found on the training part (hybrid.periods.data_periods).
 Test MSE/MAE of the fused forecast and of its best member, the wall time of the row (members
 from the forecast cache where an earlier row computed them: the core at a period is fitted once
@@ -104,7 +105,8 @@ def write_table(done: list[dict], found: dict) -> None:
                                                    for col, ps in channels.items())
                            for name, channels in found.items())
     text = ("- members: fixed = snaive, linear, dlinear, ets, lightgbm, timellm (16/8 patches); aligned = the "
-            "core at each period found (timellm@P); multi = snaive, ets and the core at each period found\n"
+            "core at each period found (timellm@P); multi = snaive, ets and the core at each period found, and the core's fixed patches "
+            "(what --periods auto fits)\n"
             "- periods per channel, found on the training part:\n" + found_text + "\n\n"
             + to_markdown(table, floatfmt=".4f"))
     write_result(STEM, "Multi-period mining: fixed patches, period-aligned patches, every period", text,

@@ -26,6 +26,10 @@ from router.rows import RouterRows, build_rows
 KNOWN_MODELS = (*FORECASTERS, "timellm")
 # Fast and different from each other: a seasonal copy, two linear maps, a state-space model and trees.
 DEFAULT_MEMBERS = "snaive,linear,dlinear,ets,lightgbm"
+# Told no period, the core is a candidate of its own beside its per-period forms (its fixed 16/8
+# patches are a patching of their own), so `--periods` keeps it and validation chooses between
+# the patchings; a seasonal model told no period takes the calendar season, a period like the others.
+KEPT_WITHOUT_PERIOD = ("timellm",)
 
 
 def model_class(name: str) -> type[Forecaster]:
@@ -67,12 +71,17 @@ def make_models(spec: str | Sequence[str], core_params: dict | None = None) -> l
 
 
 def with_periods(spec: str | Sequence[str], periods: Sequence[int]) -> list[str]:
-    """Each named model that follows a period and has none set, once per period, in its place:
-    ('snaive', 'linear') with periods (24, 168) -> ['snaive@24', 'snaive@168', 'linear']."""
+    """Each named model that follows a period and has none set, once per period, in its place
+    (beside it where it is KEPT_WITHOUT_PERIOD, so that validation chooses between the core's
+    patchings): ('snaive', 'linear', 'timellm') with periods (24, 168) -> ['snaive@24',
+    'snaive@168', 'linear', 'timellm', 'timellm@24', 'timellm@168']."""
     out = []
     for name in _names(spec):
         follows = "@" not in name and name in KNOWN_MODELS and model_class(name).follows_period()
-        out += [f"{name}@{p}" for p in periods] if follows and periods else [name]
+        if follows and periods:
+            out += [name] * (name in KEPT_WITHOUT_PERIOD) + [f"{name}@{p}" for p in periods]
+        else:
+            out.append(name)
     return list(dict.fromkeys(out))
 
 

@@ -5,7 +5,7 @@ import pytest
 from hybrid.cli import main
 from hybrid.data import load
 from hybrid.errors import InputError
-from hybrid.fused import HybridForecaster, make_models
+from hybrid.fused import HybridForecaster, make_models, with_periods
 from hybrid.periods import calendar_periods, dataset_periods, detect_periods, period_patching, periodogram
 from router.select import select
 
@@ -164,3 +164,9 @@ def test_select_follows_the_periods_the_series_share_and_says_how_the_weights_fa
     assert "periods by weight: " in selection.text()
     none = select(frame, models="snaive,linear", seq_len=96, horizon=24, cache=False, progress=False)
     assert none.periods == () and all(c.periods == "" for c in none.choices)
+
+
+def test_with_periods_keeps_the_cores_own_patching_beside_the_aligned_ones():
+    spec = with_periods("snaive,linear,timellm,ets@12", (24, 168))
+    assert spec == ["snaive@24", "snaive@168", "linear", "timellm", "timellm@24", "timellm@168", "ets@12"]
+    assert with_periods("snaive,timellm", ()) == ["snaive", "timellm"]
