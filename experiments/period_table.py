@@ -105,8 +105,8 @@ def write_table(done: list[dict], found: dict) -> None:
                                                    for col, ps in channels.items())
                            for name, channels in found.items())
     text = ("- members: fixed = snaive, linear, dlinear, ets, lightgbm, timellm (16/8 patches); aligned = the "
-            "core at each period found (timellm@P); multi = snaive, ets and the core at each period found, and the core's fixed patches "
-            "(what --periods auto fits)\n"
+            "core at each period found (timellm@P); multi = snaive, ets and the core at each period found, "
+            "and the core's fixed patches (what --periods auto fits)\n"
             "- periods per channel, found on the training part:\n" + found_text + "\n\n"
             + to_markdown(table, floatfmt=".4f"))
     write_result(STEM, "Multi-period mining: fixed patches, period-aligned patches, every period", text,
