@@ -2,6 +2,7 @@
 
 Every one forecasts all origins in one call: the linear maps over strided windows, ARIMA and ETS
 from the states of one filter pass, Prophet from one curve, LightGBM from one feature table.
+They are found by name through `hybrid.foundation.registry`.
 """
 
 from baselines.arima import ARIMA
@@ -11,6 +12,4 @@ from baselines.linear import DLinear, Linear
 from baselines.prophet import Prophet
 from baselines.snaive import SeasonalNaive
 
-FORECASTERS = {cls.name: cls for cls in (SeasonalNaive, Linear, DLinear, ETS, ARIMA, Prophet, LightGBM)}
-
-__all__ = ["ARIMA", "DLinear", "ETS", "FORECASTERS", "LightGBM", "Linear", "Prophet", "SeasonalNaive"]
+__all__ = ["ARIMA", "DLinear", "ETS", "LightGBM", "Linear", "Prophet", "SeasonalNaive"]

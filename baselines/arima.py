@@ -8,11 +8,11 @@ import warnings
 
 import numpy as np
 
-from hybrid.cache import memo_json
+from hybrid.foundation.cache import memo_json
 from baselines.parallel import map_channels
 from baselines.statespace import state_space_forecast
-from hybrid.data import SeriesBundle
-from hybrid.forecaster import Forecaster
+from hybrid.foundation.data import SeriesBundle
+from hybrid.foundation.forecaster import Forecaster
 
 
 def _choose(y: np.ndarray, season: int, limits: dict) -> dict:
@@ -93,6 +93,7 @@ class ARIMA(Forecaster):
     """
 
     name = "arima"
+    uses = ("baselines.statespace", "baselines.parallel")
 
     def __init__(self, season: int | None = None, fit_rows: int = 1000, max_p: int = 3, max_q: int = 3,
                  max_P: int = 1, max_Q: int = 1, max_season: int = 48, n_jobs: int | None = None) -> None:

@@ -9,8 +9,8 @@ import numpy as np
 
 from baselines.parallel import map_channels
 from baselines.statespace import state_space_forecast
-from hybrid.data import SeriesBundle
-from hybrid.forecaster import Forecaster
+from hybrid.foundation.data import SeriesBundle
+from hybrid.foundation.forecaster import Forecaster
 
 # (trend, damped, seasonal) forms tried on each channel
 _FORMS = ((None, False, False), ("add", False, False), ("add", True, False),
@@ -94,6 +94,7 @@ class ETS(Forecaster):
     """
 
     name = "ets"
+    uses = ("baselines.statespace", "baselines.parallel")
 
     def __init__(self, season: int | None = None, n_jobs: int | None = None) -> None:
         self.season = season

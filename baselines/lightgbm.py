@@ -6,8 +6,8 @@ import os
 
 import numpy as np
 
-from hybrid.data import SeriesBundle
-from hybrid.forecaster import Forecaster
+from hybrid.foundation.data import SeriesBundle
+from hybrid.foundation.forecaster import Forecaster
 
 LAGS = (*range(2, 25), 36, 48, 72, 96, 120, 144, 168, 336, 504)
 ROLLING = (6, 24, 168)

@@ -6,8 +6,8 @@ from collections.abc import Sequence
 
 import numpy as np
 
-from hybrid.data import SeriesBundle
-from hybrid.forecaster import Forecaster
+from hybrid.foundation.data import SeriesBundle
+from hybrid.foundation.forecaster import Forecaster
 
 # ridge penalties tried on validation, as multiples of the Gram matrix's mean eigenvalue
 ALPHAS = (1e-4, 1e-3, 1e-2, 1e-1, 1.0, 10.0, 100.0)

@@ -10,8 +10,8 @@ import numpy as np
 import pandas as pd
 
 from baselines.parallel import map_channels
-from hybrid.data import SeriesBundle
-from hybrid.forecaster import Forecaster
+from hybrid.foundation.data import SeriesBundle
+from hybrid.foundation.forecaster import Forecaster
 
 VERBOSE_ENV = "HYBRID_VERBOSE"  # "1": let Prophet and cmdstanpy log (set by `hybrid --verbose`)
 
@@ -72,6 +72,7 @@ class Prophet(Forecaster):
     """
 
     name = "prophet"
+    uses = ("baselines.parallel",)
 
     def __init__(self, growths: tuple[str, ...] = ("linear", "flat"), changepoint_prior_scale: float = 0.05,
                  seasonality_mode: str = "additive", n_jobs: int | None = None) -> None:

@@ -4,8 +4,8 @@ from __future__ import annotations
 
 import numpy as np
 
-from hybrid.data import SeriesBundle
-from hybrid.forecaster import Forecaster
+from hybrid.foundation.data import SeriesBundle
+from hybrid.foundation.forecaster import Forecaster
 
 
 class SeasonalNaive(Forecaster):

@@ -15,10 +15,10 @@ import pandas as pd
 from tqdm.auto import tqdm
 
 from baselines import FORECASTERS
-from hybrid.cache import CachedForecaster, ForecastCache
+from hybrid.foundation.cache import CachedForecaster, ForecastCache
 from experiments.record import write_result
-from hybrid.data import load
-from hybrid.evaluation import compare, to_markdown
+from hybrid.foundation.data import load
+from hybrid.product.evaluation import compare, to_markdown
 
 
 def main() -> None:

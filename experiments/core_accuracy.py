@@ -21,9 +21,9 @@ import pandas as pd
 from baselines import Linear
 from experiments.record import TreeMemory, write_result
 from hybrid.core.forecaster import TimeLLMForecaster
-from hybrid.data import load
-from hybrid.evaluation import to_markdown
-from hybrid.metrics import score
+from hybrid.foundation.data import load
+from hybrid.product.evaluation import to_markdown
+from hybrid.foundation.metrics import score
 
 
 def main() -> None:

@@ -34,8 +34,8 @@ from hybrid.core.backbone import load_backbone, resolve_dtype
 from hybrid.core.defaults import DEFAULTS
 from hybrid.core.forecaster import TimeLLMForecaster, _series
 from hybrid.core.training import TrainConfig, Trainer
-from hybrid.data import load
-from hybrid.evaluation import to_markdown
+from hybrid.foundation.data import load
+from hybrid.product.evaluation import to_markdown
 
 
 @dataclass(frozen=True)

@@ -23,10 +23,10 @@ import numpy as np
 import pandas as pd
 
 from baselines import FORECASTERS
-from hybrid.cache import CachedForecaster, ForecastCache
+from hybrid.foundation.cache import CachedForecaster, ForecastCache
 from experiments.record import TreeMemory, peak_memory_mib, write_result
-from hybrid.data import SeriesBundle, load
-from hybrid.evaluation import to_markdown
+from hybrid.foundation.data import SeriesBundle, load
+from hybrid.product.evaluation import to_markdown
 
 
 def _refit_arima(model, data: SeriesBundle, t: int, c: int) -> None:

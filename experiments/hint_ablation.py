@@ -25,9 +25,9 @@ import pandas as pd
 
 from experiments.record import COMMIT_AT_START, RESULTS, TreeMemory, write_result
 from hybrid.core.forecaster import TimeLLMForecaster
-from hybrid.data import load
-from hybrid.evaluation import to_markdown
-from hybrid.metrics import score
+from hybrid.foundation.data import load
+from hybrid.product.evaluation import to_markdown
+from hybrid.foundation.metrics import score
 
 STEM = "hint_ablation"
 # The published Time-LLM figure (LLaMA-7B, L = 512) quoted by the issue; the brief gives only the

@@ -20,8 +20,8 @@ import pandas as pd
 
 from experiments.hint_ablation import ROWS, ms_per_training_sequence
 from experiments.record import write_result
-from hybrid.data import load
-from hybrid.evaluation import to_markdown
+from hybrid.foundation.data import load
+from hybrid.product.evaluation import to_markdown
 
 # the cross-fitted rows train on the same inputs as their plain twins: the same cost per sequence
 TIMED = tuple(k for k, r in ROWS.items() if not r.hint_folds)

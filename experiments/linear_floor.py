@@ -15,8 +15,8 @@ import pandas as pd
 
 from baselines import Linear, SeasonalNaive
 from experiments.record import write_result
-from hybrid.data import load
-from hybrid.evaluation import compare, to_markdown
+from hybrid.foundation.data import load
+from hybrid.product.evaluation import compare, to_markdown
 
 
 def main() -> None:

@@ -11,7 +11,7 @@ forecast (auto router) over three member sets:
 - aligned: the same, the core's patches following each period found (timellm@P);
 - multi: every seasonal model once per period found (snaive@P, ets@P) and the core at each
   period beside its fixed patches (timellm, timellm@P): what `--periods auto` fits.
-The periods are those the channels share, found on the training part (hybrid.periods.data_periods).
+The periods are those the channels share, found on the training part (hybrid.foundation.periods.data_periods).
 Test MSE/MAE of the fused forecast and of its best member, the wall time of the row (members
 from the forecast cache where an earlier row computed them: the core at a period is fitted once
 for aligned and multi), the members' fit time (each member's fit and every-origin forecast,
@@ -35,11 +35,11 @@ from dataclasses import dataclass
 import pandas as pd
 
 from experiments.record import RESULTS, TreeMemory, write_result
-from hybrid.data import SeriesBundle, load
-from hybrid.evaluation import to_markdown
-from hybrid.fused import HybridForecaster, with_periods
-from hybrid.metrics import mae, mse
-from hybrid.periods import data_periods, dataset_periods
+from hybrid.foundation.data import SeriesBundle, load
+from hybrid.product.evaluation import to_markdown
+from hybrid.product.fused import HybridForecaster, with_periods
+from hybrid.foundation.metrics import mae, mse
+from hybrid.foundation.periods import data_periods, dataset_periods
 
 STEM = "period_table"
 CLASSICAL = "snaive,linear,dlinear,ets,lightgbm"

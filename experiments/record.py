@@ -12,7 +12,7 @@ from pathlib import Path
 
 import psutil
 
-from hybrid.runinfo import git_commit, machine, package_versions
+from hybrid.foundation.runinfo import git_commit, machine, package_versions
 
 RESULTS = Path(__file__).resolve().parent / "results"
 

@@ -17,10 +17,10 @@ import argparse
 import pandas as pd
 
 from experiments.record import write_result
-from hybrid.data import load
-from hybrid.evaluation import to_markdown
-from hybrid.fused import DEFAULT_MEMBERS, HybridForecaster
-from hybrid.metrics import mse
+from hybrid.foundation.data import load
+from hybrid.product.evaluation import to_markdown
+from hybrid.product.fused import DEFAULT_MEMBERS, HybridForecaster
+from hybrid.foundation.metrics import mse
 from router.routers import Auto
 
 

@@ -21,10 +21,10 @@ import pandas as pd
 from tqdm.auto import tqdm
 
 from experiments.record import write_result
-from hybrid.data import load
-from hybrid.evaluation import to_markdown
-from hybrid.fused import DEFAULT_MEMBERS, HybridForecaster
-from hybrid.metrics import mae, mse
+from hybrid.foundation.data import load
+from hybrid.product.evaluation import to_markdown
+from hybrid.product.fused import DEFAULT_MEMBERS, HybridForecaster
+from hybrid.foundation.metrics import mae, mse
 from router.routers import LEARNER_MODES, Auto, Router, make_router
 
 # The published means over the four horizons (MISSION.md) and the goals for the fused forecast.

@@ -15,8 +15,8 @@ import numpy as np
 import pandas as pd
 
 from experiments.record import write_result
-from hybrid.evaluation import to_markdown
-from router.select import select
+from hybrid.product.evaluation import to_markdown
+from hybrid.product.select import select
 
 
 def long_frame(n_series: int, ragged: bool, seed: int = 0) -> pd.DataFrame:

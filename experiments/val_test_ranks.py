@@ -18,9 +18,9 @@ import numpy as np
 import pandas as pd
 
 from experiments.record import write_result
-from hybrid.data import load
-from hybrid.evaluation import to_markdown
-from hybrid.fused import DEFAULT_MEMBERS, HybridForecaster
+from hybrid.foundation.data import load
+from hybrid.product.evaluation import to_markdown
+from hybrid.product.fused import DEFAULT_MEMBERS, HybridForecaster
 
 BLOCKS = 4
 

@@ -1,5 +1,5 @@
 import sys
 
-from hybrid.cli import main
+from hybrid.product.cli import main
 
 sys.exit(main())

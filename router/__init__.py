@@ -1,1 +1,3 @@
-"""The router: window features, weighting, voting and per-series selection (issue 7)."""
+"""The router's model floor: window features (`features`), the rows it learns from (`rows`) and its
+modes (`routers`). Per-series selection, which fits members and a router, is the product's
+(`hybrid.product.select`)."""

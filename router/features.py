@@ -12,7 +12,7 @@ from collections.abc import Sequence
 
 import numpy as np
 
-from hybrid.periods import autocorrelation
+from hybrid.foundation.periods import autocorrelation
 
 # rows per chunk: bounds the FFT's memory (chunk x L complex numbers) on long data
 CHUNK = 4096

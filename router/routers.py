@@ -18,7 +18,7 @@ from typing import ClassVar
 import numpy as np
 from scipy import optimize
 
-from hybrid.metrics import mse
+from hybrid.foundation.metrics import mse
 from router.rows import CHUNK, RouterRows
 
 

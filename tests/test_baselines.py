@@ -4,11 +4,12 @@ import numpy as np
 import pandas as pd
 import pytest
 
-from baselines import ARIMA, ETS, FORECASTERS, DLinear, LightGBM, Linear, SeasonalNaive
+from baselines import ARIMA, ETS, DLinear, LightGBM, Linear, SeasonalNaive
 from baselines.linear import moving_average
 from baselines.statespace import state_space_forecast
-from hybrid.data import load
-from hybrid.forecaster import NotFittedError
+from hybrid.foundation.data import load
+from hybrid.foundation import registry
+from hybrid.foundation.forecaster import NotFittedError
 from tests.conftest import wide_frame
 
 # Small settings so that every model fits in seconds on the small daily data below.
@@ -17,8 +18,11 @@ QUICK = {"arima": {"season": 1, "max_p": 2, "max_q": 1, "n_jobs": 1},
          "lightgbm": {"n_components": 4, "max_rounds": 60, "n_jobs": 1}}
 
 
+CLASSICAL = registry.names("classical")
+
+
 def quick(name):
-    return FORECASTERS[name](**QUICK.get(name, {}))
+    return registry.model_class(name)(**QUICK.get(name, {}))
 
 
 @pytest.fixture(scope="module")
@@ -184,7 +188,7 @@ def _same(a, b):
         assert a == b
 
 
-@pytest.mark.parametrize("name", sorted(FORECASTERS))
+@pytest.mark.parametrize("name", sorted(CLASSICAL))
 def test_forecast_reads_nothing_at_or_after_its_origin(daily, name):
     model = quick(name).fit(daily)
     origins = daily.origins("test")[[3, 30]]
@@ -197,7 +201,7 @@ def test_forecast_reads_nothing_at_or_after_its_origin(daily, name):
         np.testing.assert_allclose(before[i], after[0], rtol=0, atol=1e-12)
 
 
-@pytest.mark.parametrize("name", sorted(FORECASTERS))
+@pytest.mark.parametrize("name", sorted(CLASSICAL))
 def test_fit_never_reads_test_rows(daily, name, tmp_path, monkeypatch):
     a = quick(name).fit(daily)
     monkeypatch.setenv("HYBRID_CACHE_DIR", str(tmp_path / "other-cache"))  # no memoised fit reused
@@ -210,14 +214,14 @@ def test_fit_never_reads_test_rows(daily, name, tmp_path, monkeypatch):
         _same(getattr(a, key), getattr(b, key))
 
 
-@pytest.mark.parametrize("name", sorted(FORECASTERS))
+@pytest.mark.parametrize("name", sorted(CLASSICAL))
 def test_predict_before_fit_is_refused(daily, name):
     with pytest.raises(NotFittedError, match="call fit"):
         quick(name).predict(daily, daily.origins("test"))
 
 
 def test_every_forecaster_has_a_unique_name_and_its_params():
-    assert len({cls.name for cls in FORECASTERS.values()}) == len(FORECASTERS)
+    assert [registry.model_class(n).name for n in registry.names()] == list(registry.names())
     assert Linear(subtract_last=False).get_params()["subtract_last"] is False
     assert SeasonalNaive(season=7).get_params() == {"season": 7}
     assert DLinear(kernel=9).get_params()["kernel"] == 9

@@ -5,9 +5,9 @@ import numpy as np
 import pytest
 
 from baselines import ARIMA, Linear, SeasonalNaive
-from hybrid.cache import CachedForecaster, ForecastCache, memo_json
-from hybrid.data import load
-from hybrid.metrics import TRACK_WINDOWS
+from hybrid.foundation.cache import CachedForecaster, ForecastCache, memo_json
+from hybrid.foundation.data import load
+from hybrid.foundation.metrics import TRACK_WINDOWS
 from tests.conftest import wide_frame
 
 

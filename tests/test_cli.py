@@ -6,7 +6,7 @@ import numpy as np
 import pandas as pd
 import pytest
 
-from hybrid.cli import main
+from hybrid.product.cli import main
 from tests.conftest import wide_frame
 
 
@@ -166,17 +166,17 @@ def test_help_is_complete():
 
 
 def test_help_shows_the_cores_own_defaults_without_loading_torch():
-    from hybrid.core.defaults import DEFAULTS
+    from hybrid.core.config import CoreSettings, TrainConfig
     from hybrid.core.forecaster import TimeLLMForecaster
 
     params = TimeLLMForecaster().get_params()
     assert {k: params[k] for k in ("llm_layers", "epochs", "sample_fraction", "precision")} == {
-        "llm_layers": DEFAULTS.llm_layers, "epochs": DEFAULTS.epochs,
-        "sample_fraction": DEFAULTS.sample_fraction, "precision": DEFAULTS.precision}
-    code = ("import sys; from hybrid.cli import build_parser; "
+        "llm_layers": CoreSettings.llm_layers, "epochs": TrainConfig.epochs,
+        "sample_fraction": TrainConfig.sample_fraction, "precision": CoreSettings.precision}
+    code = ("import sys; from hybrid.product.cli import build_parser; "
             "text = build_parser()._subparsers._group_actions[0].choices['fit'].format_help(); "
             "print('torch' in sys.modules); print(text)")
     run = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True)
     first, help_text = run.stdout.split("\n", 1)
     assert run.returncode == 0 and first == "False"
-    assert f"backbone layers kept (default {DEFAULTS.llm_layers})" in " ".join(help_text.split())
+    assert f"backbone layers kept (default {CoreSettings.llm_layers})" in " ".join(help_text.split())

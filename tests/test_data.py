@@ -5,9 +5,10 @@ import numpy as np
 import pandas as pd
 import pytest
 
-from hybrid.data import (DatasetSpec, Scaler, detect_frequency, download, file_hash, load,
-                         make_split, resolve, take_rows)
-from hybrid.errors import InputError
+from hybrid.foundation.data import DatasetSpec, Scaler, detect_frequency, load, make_split, resolve, take_rows
+from hybrid.foundation.data.datasets import download
+from hybrid.foundation.paths import file_hash
+from hybrid.foundation.errors import InputError
 from tests.conftest import wide_frame
 
 
@@ -135,7 +136,7 @@ def test_too_few_rows_says_how_many_are_needed():
 
 def test_fill_ffill_repairs_gaps(tmp_path):
     path = _write(tmp_path, GOOD_HEAD + "2020-01-01,,2\n2020-01-02,5,4\n2020-01-03,,2\n2020-01-04,7,1\n")
-    from hybrid.data import read_frame
+    from hybrid.foundation.data import read_frame
     frame = read_frame(path, fill="ffill")
     np.testing.assert_array_equal(frame.values["a"].to_numpy(), [5, 5, 5, 7])
 

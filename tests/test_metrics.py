@@ -1,8 +1,8 @@
 import numpy as np
 import pytest
 
-from hybrid.data import load
-from hybrid.metrics import mae, mase, mase_scale, mse, rmse, score, smape
+from hybrid.foundation.data import load
+from hybrid.foundation.metrics import mae, mase, mase_scale, mse, rmse, score, smape
 from tests.conftest import wide_frame
 
 Y = np.array([1.0, 2.0, 3.0]).reshape(1, 3, 1)

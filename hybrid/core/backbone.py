@@ -17,9 +17,9 @@ from typing import Protocol
 import torch
 from torch import nn
 
-from hybrid.core.defaults import DEFAULTS, PRECISIONS
-from hybrid.data import cache_dir
-from hybrid.errors import InputError
+from hybrid.core.config import PRECISIONS, CoreSettings
+from hybrid.foundation.paths import cache_dir
+from hybrid.foundation.errors import InputError
 
 NAMES = ("smollm2-135m", "minilm", "tiny-random-llama", "none")
 # The backbone reads about 64 patches after a short prefix: at that length the written-out
@@ -259,7 +259,7 @@ def resolve_dtype(precision: str) -> torch.dtype:
     return torch.bfloat16 if precision == "bf16" else torch.float32
 
 
-def load_backbone(name: str, n_layers: int = DEFAULTS.llm_layers, dtype: torch.dtype = torch.float32,
+def load_backbone(name: str, n_layers: int = CoreSettings.llm_layers, dtype: torch.dtype = torch.float32,
                   attention: str = ATTENTION) -> Backbone:
     """A backbone by name (see the module's docstring), truncated to `n_layers`, its frozen
     weights in `dtype`, its attention computed by transformers' `attention` implementation."""

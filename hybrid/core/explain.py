@@ -10,7 +10,7 @@ import torch
 
 from hybrid.core.forecaster import TimeLLMForecaster
 from hybrid.core.prompt import HintSummary, WindowStatistics, hint_summaries, window_statistics
-from hybrid.data import SeriesBundle
+from hybrid.foundation.data import SeriesBundle
 
 
 @dataclass(frozen=True)

@@ -2,26 +2,33 @@
 
 from __future__ import annotations
 
+import dataclasses
 import json
 from collections.abc import Sequence
 from functools import partial
 from pathlib import Path
+from typing import Any
 
 import numpy as np
 import torch
 from tqdm.auto import tqdm
 
-from baselines import FORECASTERS
-from hybrid.cache import CachedForecaster
-from hybrid.core.defaults import DEFAULTS, EVAL_BATCH, HINT_MODES
-from hybrid.core.hints import HintTable, crossfit_forecasts
 from hybrid.core.backbone import Backbone, Tokenizer, load_backbone, resolve_dtype
+from hybrid.core.config import EVAL_BATCH, HINT_MODES, SETTINGS, Architecture, TrainConfig
+from hybrid.core.hints import HintTable, crossfit_forecasts
 from hybrid.core.model import CoreConfig, TimeLLM
-from hybrid.core.training import TrainConfig, Trainer
-from hybrid.data import SeriesBundle, per_series
-from hybrid.errors import InputError
-from hybrid.forecaster import Forecaster
-from hybrid.periods import period_patching
+from hybrid.core.training import Trainer
+from hybrid.foundation import registry
+from hybrid.foundation.cache import CachedForecaster
+from hybrid.foundation.data import SeriesBundle, per_series
+from hybrid.foundation.errors import InputError
+from hybrid.foundation.forecaster import Forecaster
+from hybrid.foundation.periods import period_patching
+
+# The forecaster's parameters: every user-set field of the core's settings (hybrid.core.config),
+# then what changes no forecast.
+SETTING_FIELDS = {f.name: f for cls in SETTINGS for f in dataclasses.fields(cls) if f.metadata["cli"]}
+RUNTIME_PARAMS = {"cache_hints": True, "checkpoint_dir": None, "progress": True}
 
 # Words a forecaster's vocabulary should hold whatever its size (the condensed vocabulary).
 DOMAIN_WORDS = ("rise", "fall", "up", "down", "increase", "decrease", "peak", "trough", "high", "low",
@@ -59,11 +66,11 @@ def _series(data: SeriesBundle, origins: np.ndarray) -> tuple[np.ndarray, np.nda
 
 def model_names(spec: str | Sequence[str]) -> tuple[str, ...]:
     """'linear,lightgbm' or ('linear', 'lightgbm') -> ('linear', 'lightgbm'), each a known classical model."""
-    names = tuple(dict.fromkeys(n.strip() for n in (spec.split(",") if isinstance(spec, str) else spec)
-                                if n.strip()))
-    unknown = [n for n in names if n not in FORECASTERS]
+    names = tuple(registry.parse(spec))
+    classical = registry.names("classical")
+    unknown = [n for n in names if n not in classical]
     if unknown:
-        raise InputError(f"unknown hint model {', '.join(map(repr, unknown))}; known: {', '.join(FORECASTERS)}")
+        raise InputError(f"unknown hint model {', '.join(map(repr, unknown))}; known: {', '.join(classical)}")
     return names
 
 
@@ -73,7 +80,7 @@ class TimeLLMForecaster(Forecaster):
     weights are kept.
 
     Patches are `patch_len` steps every `stride` steps, or with `period` they follow it
-    (`hybrid.periods.period_patching`: a divisor of the period, every half of it), so that
+    (`hybrid.foundation.periods.period_patching`: a divisor of the period, every half of it), so that
     patches a whole number of periods apart start at the same phase.
 
     `hints` (none, stats, text, tokens, both) says what the core reads besides the window, and
@@ -91,55 +98,42 @@ class TimeLLMForecaster(Forecaster):
     """
 
     name = "timellm"
-    period_param = "period"  # timellm@24: patches follow a period of 24 steps (hybrid.periods.period_patching)
-    cache_ignores = ("checkpoint_dir", "progress", "cache_hints")
+    period_param = "period"  # timellm@24: patches follow a period of 24 steps (hybrid.foundation.periods.period_patching)
+    keeps_unperiodised = True  # its fixed 16/8 patches are a patching of their own, for validation to weigh
+    cache_ignores = tuple(RUNTIME_PARAMS)
     cache_from = "val"  # nothing reads the core's training forecasts: on ETT they are 58% of every origin
+    uses = ("hybrid.core.backbone", "hybrid.core.config", "hybrid.core.head", "hybrid.core.hints", "hybrid.core.model",
+            "hybrid.core.patch", "hybrid.core.prompt", "hybrid.core.prototypes", "hybrid.core.reprogramming",
+            "hybrid.core.revin", "hybrid.core.training", "hybrid.foundation.metrics", "hybrid.foundation.periods")
 
-    def __init__(self, backbone: str = DEFAULTS.backbone, llm_layers: int = DEFAULTS.llm_layers,
-                 precision: str = DEFAULTS.precision, vocab_size: int | None = DEFAULTS.vocab_size,
-                 n_prototypes: int = DEFAULTS.n_prototypes, patch_len: int = 16, stride: int = 8,
-                 period: int | None = None, d_model: int = 32,
-                 n_heads: int = 8, d_ff: int = 128, hints: str = DEFAULTS.hints,
-                 hint_models: str | Sequence[str] = DEFAULTS.hint_models, residual_on: str = DEFAULTS.residual_on,
-                 hint_folds: int = DEFAULTS.hint_folds, cache_hints: bool = True, epochs: int = DEFAULTS.epochs,
-                 batch_size: int = DEFAULTS.batch_size, lr: float = DEFAULTS.lr,
-                 sample_fraction: float = DEFAULTS.sample_fraction, patience: int = DEFAULTS.patience,
-                 val_stride: int = 1,
-                 time_budget: float | None = None, seed: int = DEFAULTS.seed, checkpoint_dir: str | None = None,
-                 progress: bool = True) -> None:
-        self.backbone = backbone
-        self.llm_layers = llm_layers
-        self.precision = precision
-        self.vocab_size = vocab_size
-        self.n_prototypes = n_prototypes
-        self.patch_len = patch_len
-        self.stride = stride
-        self.period = period
-        self.d_model = d_model
-        self.n_heads = n_heads
-        self.d_ff = d_ff
-        self.hints = hints
-        self.hint_models = hint_models
-        self.residual_on = residual_on
-        self.hint_folds = hint_folds
-        self.cache_hints = cache_hints
-        self.epochs = epochs
-        self.batch_size = batch_size
-        self.lr = lr
-        self.sample_fraction = sample_fraction
-        self.patience = patience
-        self.val_stride = val_stride
-        self.time_budget = time_budget
-        self.seed = seed
-        self.checkpoint_dir = checkpoint_dir
-        self.progress = progress
+    def __init__(self, **params: Any) -> None:
+        unknown = sorted(set(params) - set(SETTING_FIELDS) - set(RUNTIME_PARAMS))
+        if unknown:
+            raise TypeError(f"TimeLLMForecaster got unknown parameters {unknown}; its parameters are the fields of "
+                            "hybrid.core.config's settings and " + ", ".join(RUNTIME_PARAMS))
+        for name, f in SETTING_FIELDS.items():
+            setattr(self, name, params.get(name, f.default))
+        for name, default in RUNTIME_PARAMS.items():
+            setattr(self, name, params.get(name, default))
+
+    @classmethod
+    def param_names(cls) -> tuple[str, ...]:
+        return (*SETTING_FIELDS, *RUNTIME_PARAMS)
+
+    def settings(self, cls: type) -> dict[str, Any]:
+        """This instance's values of the fields of one settings dataclass (`TrainConfig`, ...)."""
+        return {f.name: getattr(self, f.name) for f in dataclasses.fields(cls) if f.name in SETTING_FIELDS}
+
+    def reads(self) -> list[Forecaster]:
+        return [registry.model_class(name)() for name in self._hint_names()]
 
     def _hint_names(self) -> tuple[str, ...]:
         """The hint models this configuration needs: none without text or token hints or a residual base."""
         if self.hints not in HINT_MODES:
             raise InputError(f"unknown hints '{self.hints}'; use one of {', '.join(HINT_MODES)}")
-        if self.residual_on not in ("none", "best", *FORECASTERS):
-            raise InputError(f"unknown residual_on '{self.residual_on}'; use none, best or one of {', '.join(FORECASTERS)}")
+        if self.residual_on not in ("none", "best", *registry.names("classical")):
+            raise InputError(f"unknown residual_on '{self.residual_on}'; use none, best or one of "
+                             f"{', '.join(registry.names('classical'))}")
         names = model_names(self.hint_models) if self.hints in ("text", "tokens", "both") else ()
         if self.hints in ("text", "tokens", "both") and not names:
             raise InputError(f"hints '{self.hints}' need at least one hint model (--hint-models)")
@@ -155,7 +149,7 @@ class TimeLLMForecaster(Forecaster):
             raise InputError(f"hint_folds must be 0 (in-sample hints) or at least 2, not {self.hint_folds}")
 
         def fit_one(name: str, part: SeriesBundle) -> Forecaster:
-            model = FORECASTERS[name]()
+            model = registry.model_class(name)()
             return (CachedForecaster(model) if self.cache_hints else model).fit(part)
 
         self.hint_forecasters_ = [fit_one(name, data) for name in names]
@@ -199,11 +193,11 @@ class TimeLLMForecaster(Forecaster):
             vocab_ids = condensed_vocabulary(backbone.tokenizer, len(backbone.word_embeddings), self.vocab_size)
         description = (data.spec.description if data.spec and data.spec.description
                        else f"{data.name}: {data.n_channels} {data.freq.name} series.")
-        patch_len, stride = period_patching(self.period) if self.period else (self.patch_len, self.stride)
-        config = CoreConfig(seq_len=data.seq_len, horizon=data.horizon, patch_len=patch_len,
-                            stride=stride, d_model=self.d_model, n_heads=self.n_heads, d_ff=self.d_ff,
-                            n_prototypes=self.n_prototypes, hints=self.hints, hint_models=models,
-                            residual_on=models.index(residual) if residual else None, **core)
+        shape = self.settings(Architecture)
+        if self.period:
+            shape["patch_len"], shape["stride"] = period_patching(self.period)
+        config = CoreConfig(**{**shape, **core}, seq_len=data.seq_len, horizon=data.horizon, hint_models=models,
+                            residual_on=models.index(residual) if residual else None)
         return TimeLLM(config, backbone, description, vocab_ids)
 
     def fit(self, data: SeriesBundle) -> "TimeLLMForecaster":
@@ -214,9 +208,7 @@ class TimeLLMForecaster(Forecaster):
         if self.progress:
             tqdm.write(f"timellm: backbone {model.backbone.name} ({model.backbone.n_layers} layers), "
                        f"{trainable:,} trainable and {frozen:,} frozen parameters")
-        config = TrainConfig(epochs=self.epochs, batch_size=self.batch_size, lr=self.lr, patience=self.patience,
-                             sample_fraction=self.sample_fraction, time_budget=self.time_budget, seed=self.seed,
-                             score_start=model.config.residual_on is not None)
+        config = TrainConfig(**self.settings(TrainConfig), score_start=model.config.residual_on is not None)
         trainer = Trainer(model, config, Path(self.checkpoint_dir) if self.checkpoint_dir else None,
                           progress=self.progress, about={"forecaster": self._saved_params()})
         origins = {"train": data.origins("train"), "val": data.origins("val")[::self.val_stride]}
@@ -233,7 +225,7 @@ class TimeLLMForecaster(Forecaster):
         return self
 
     def _saved_params(self) -> dict:
-        return {k: v for k, v in self.get_params().items() if k not in ("checkpoint_dir", "progress")}
+        return {k: v for k, v in self.get_params().items() if k in SETTING_FIELDS}
 
     @classmethod
     def from_checkpoint(cls, stem: str | Path, data: SeriesBundle, progress: bool = True) -> "TimeLLMForecaster":

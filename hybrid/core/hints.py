@@ -19,9 +19,9 @@ from dataclasses import dataclass
 
 import numpy as np
 
-from hybrid.data import Part, SeriesBundle, per_series
-from hybrid.forecaster import Forecaster
-from hybrid.metrics import TRACK_WINDOWS, recent_errors, window_errors
+from hybrid.foundation.data import Part, SeriesBundle, per_series
+from hybrid.foundation.forecaster import Forecaster
+from hybrid.foundation.metrics import TRACK_WINDOWS, recent_errors, window_errors
 
 
 def forward_folds(data: SeriesBundle, folds: int) -> list[tuple[SeriesBundle, np.ndarray]]:

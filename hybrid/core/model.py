@@ -12,7 +12,7 @@ from tqdm.auto import tqdm
 
 from hybrid.core.backbone import Backbone
 from hybrid.core.head import OutputHead
-from hybrid.core.defaults import HINT_MODES
+from hybrid.core.config import HINT_MODES, Architecture
 from hybrid.core.patch import PatchEmbedding, n_patches
 from hybrid.core.prompt import PromptBuilder
 from hybrid.core.prototypes import TextPrototypes
@@ -20,24 +20,14 @@ from hybrid.core.reprogramming import ReprogrammingLayer
 from hybrid.core.revin import RevIN
 
 
-@dataclass(frozen=True)
-class CoreConfig:
-    """The core's shape; defaults are the paper's ETTh1 settings."""
+@dataclass(frozen=True, kw_only=True)
+class CoreConfig(Architecture):
+    """The core's shape: its `Architecture` for this data's look-back and horizon."""
 
     seq_len: int
     horizon: int
-    patch_len: int = 16
-    stride: int = 8
-    d_model: int = 32
-    n_heads: int = 8
-    d_ff: int = 128
-    n_prototypes: int = 1000
-    dropout: float = 0.1
-    hints: str = "stats"  # one of defaults.HINT_MODES
     hint_models: tuple[str, ...] = ()  # the hint models, in the order of the hint arrays
     residual_on: int | None = None  # index of the hint model whose forecast the core corrects
-    compact_prompt: bool = True  # the window statistics in 41 tokens instead of the paper's 65
-    cache_prompt: bool = True  # run the prompt once without gradients and attend to its KV cache
 
     def __post_init__(self) -> None:
         if self.hints not in HINT_MODES:

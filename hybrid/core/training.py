@@ -9,7 +9,7 @@ from __future__ import annotations
 import json
 import math
 import time
-from dataclasses import asdict, dataclass
+from dataclasses import asdict
 from pathlib import Path
 
 import numpy as np
@@ -17,30 +17,8 @@ import torch
 from safetensors.torch import load_file, save_file
 from tqdm.auto import tqdm
 
-from hybrid.core.defaults import DEFAULTS, EVAL_BATCH
+from hybrid.core.config import EVAL_BATCH, TrainConfig
 from hybrid.core.model import TimeLLM
-
-
-@dataclass(frozen=True)
-class TrainConfig:
-    """How the core is trained. `sample_fraction` of the training windows, drawn anew each epoch
-    (seeded), make an epoch; validation always reads every window."""
-
-    epochs: int = DEFAULTS.epochs
-    batch_size: int = DEFAULTS.batch_size
-    lr: float = DEFAULTS.lr
-    weight_decay: float = 1e-4
-    warmup_fraction: float = 0.05
-    clip: float = 1.0
-    patience: int = DEFAULTS.patience
-    sample_fraction: float = DEFAULTS.sample_fraction
-    # seconds for the whole fit: no epoch starts that the last one's duration says would end past it
-    time_budget: float | None = None
-    seed: int = DEFAULTS.seed
-    # score the untrained model on validation first: an epoch is then kept only if it beats the
-    # start (in the residual mode the start is the base forecast, so the core never does worse
-    # than its base on validation)
-    score_start: bool = False
 
 
 def _batch(arrays: tuple[np.ndarray, ...], index: np.ndarray) -> list[torch.Tensor]:

@@ -4,7 +4,7 @@ import pytest
 import torch
 
 from hybrid.core.backbone import load_backbone, resolve_dtype
-from hybrid.errors import InputError
+from hybrid.foundation.errors import InputError
 from hybrid.core.head import OutputHead
 from hybrid.core.model import CoreConfig, TimeLLM
 from hybrid.core.patch import PatchEmbedding, n_patches

@@ -6,8 +6,8 @@ from hybrid.core.backbone import load_backbone
 from hybrid.core.forecaster import TimeLLMForecaster, condensed_vocabulary
 from hybrid.core.model import CoreConfig, TimeLLM
 from hybrid.core.training import TrainConfig, Trainer
-from hybrid.data import load
-from hybrid.fused import make_models
+from hybrid.foundation.data import load
+from hybrid.foundation.registry import make_models
 from tests.conftest import wide_frame
 
 

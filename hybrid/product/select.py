@@ -20,10 +20,11 @@ import numpy as np
 import pandas as pd
 from tqdm.auto import tqdm
 
-from hybrid.data import LONG_COLUMNS, SeriesBundle, default_lengths, detect_frequency, load, resolve
-from hybrid.errors import InputError
-from hybrid.fused import DEFAULT_MEMBERS, HybridForecaster, with_periods
-from hybrid.periods import data_periods
+from hybrid.foundation.data import LONG_COLUMNS, SeriesBundle, default_lengths, detect_frequency, load, resolve
+from hybrid.foundation.errors import InputError
+from hybrid.foundation.periods import data_periods
+from hybrid.foundation.registry import with_periods
+from hybrid.product.fused import DEFAULT_MEMBERS, HybridForecaster
 from router.routers import Auto, Learned, Router, Rules, make_router
 from router.rows import RouterRows
 
@@ -144,7 +145,7 @@ def _explain(router: Router, rows: RouterRows, i: int, rules: Rules, n: int) -> 
 
 def select(data: SeriesBundle | str | Path | pd.DataFrame, models: str | Sequence[str] = DEFAULT_MEMBERS,
            mode: str = "auto", seq_len: int | None = None, horizon: int | None = None, fill: str | None = None,
-           cache: bool = True, core_params: dict | None = None, seed: int = 0, n_drivers: int = 3,
+           cache: bool = True, model_params: dict[str, dict] | None = None, seed: int = 0, n_drivers: int = 3,
            progress: bool = True, periods: str | Sequence[int] = ()) -> Selection:
     """Which forecaster to use for each series, with the weights and the reasons.
 
@@ -158,7 +159,7 @@ def select(data: SeriesBundle | str | Path | pd.DataFrame, models: str | Sequenc
     models = with_periods(models, periods)
     fused = []
     for bundle in tqdm(bundles, desc="series", unit="dataset", disable=not progress or len(bundles) == 1):
-        fused.append(HybridForecaster(models, mode=mode, cache=cache, core_params=core_params, seed=seed,
+        fused.append(HybridForecaster(models, mode=mode, cache=cache, model_params=model_params, seed=seed,
                                       progress=progress and len(bundles) == 1).fit_members(bundle))
     val_parts = []
     for hf, bundle in zip(fused, bundles):

@@ -10,7 +10,7 @@ from __future__ import annotations
 
 import numpy as np
 
-from hybrid.data import SeriesBundle
+from hybrid.foundation.data import SeriesBundle
 
 
 def mse(y: np.ndarray, yhat: np.ndarray) -> float:

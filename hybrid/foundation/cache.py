@@ -1,24 +1,33 @@
 """The on-disk cache of every-origin forecasts.
 
-A classical model's forecasts from every origin of a dataset (train, val and test: what the
-router, the hints and the experiments read) are computed once and kept as
-`<cache>/forecasts/<key>.npy` (float64 [n_origins, H, n_channels], no pickle) beside
-`<key>.json` (what the key was made of, the shape, the SHA-256 of the array file). The cache
-folder is `$HYBRID_CACHE_DIR`, default `~/.cache/hybrid`.
+A model's forecasts from every origin of a dataset (train, val and test: what the router, the
+hints and the experiments read) are computed once and kept as `<cache>/forecasts/<key>.npy`
+(float64 [n_origins, H, n_channels], no pickle) beside `<key>.json` (what the key was made of,
+the shape, the SHA-256 of the array file). The cache folder is `$HYBRID_CACHE_DIR`, default
+`~/.cache/hybrid`.
 
-The key hashes the data (values, timestamps, split, look-back, horizon), the model's name and
-parameters (but those in its `cache_ignores`, which change no forecast), and the source of the
-model's package, so an edit to a model's code makes its old entries unreachable instead of
-silently reused. An entry whose sidecar is unreadable or
-names another key, or whose array has another shape or checksum, is reported and recomputed.
-This module lives in `hybrid/`, not beside the models, so that an edit to it leaves their
-source (and every cached forecast) as it was; a change to what is stored bumps `FORMAT`.
+The key is made of what the forecasts depend on, declared, and nothing else:
+- the data: values, timestamps, columns, split, look-back and horizon (`SeriesBundle.fingerprint`);
+- the model's name and parameters (but those in its `cache_ignores`, which change no forecast);
+- the version its author bumps (`Forecaster.version`), the SHA-256 of its own module's source and
+  of each module it declares it `uses`;
+- the keys of the models whose forecasts it reads (`Forecaster.reads`: the core's hint models).
+An edit to a module a model uses makes its entries unreachable; an edit to any other module,
+another model's included, leaves them as they were. The data protocol is in no key as code: what
+it produces is, through the data's fingerprint; a change to what is stored, or to how the
+protocol cuts windows from the same fingerprint, bumps `FORMAT`.
+
+An entry whose sidecar is unreadable or names another key, or whose array has another shape or
+checksum, is reported and recomputed. Writers publish an entry under a lock on `<key>.lock`
+(array, then sidecar) and readers check it under the same lock, so that two processes writing
+the same entry at once leave one whole entry, never a sidecar of one beside the array of the other.
 """
 
 from __future__ import annotations
 
+import fcntl
 import hashlib
-import inspect
+import importlib.util
 import json
 import os
 import tempfile
@@ -26,25 +35,32 @@ import time
 import warnings
 from functools import lru_cache
 from pathlib import Path
+from collections.abc import Iterator
+from contextlib import contextmanager
 from typing import Any
 
 import numpy as np
 
-from hybrid.data import SeriesBundle, cache_dir, file_hash, take_rows
-from hybrid.forecaster import Forecaster
-from hybrid.metrics import track_origins
+from hybrid.foundation.data import SeriesBundle, take_rows
+from hybrid.foundation.paths import cache_dir, file_hash
+from hybrid.foundation.forecaster import Forecaster
+from hybrid.foundation.metrics import track_origins
 
-FORMAT = 2  # 2: float64 arrays
+FORMAT = 3  # 2: float64 arrays; 3: keys from declared dependencies
 
 
 @lru_cache(maxsize=None)
-def code_fingerprint(package_dir: Path) -> str:
-    """SHA-256 over the source files of a model's package (`baselines/`, `hybrid/core/`)."""
-    digest = hashlib.sha256()
-    for path in sorted(package_dir.glob("*.py")):
-        digest.update(path.name.encode())
-        digest.update(path.read_bytes())
-    return digest.hexdigest()
+def module_hash(module: str) -> str:
+    """SHA-256 of a module's source file, found without importing it."""
+    spec = importlib.util.find_spec(module)
+    if spec is None or not spec.origin or not spec.origin.endswith(".py"):
+        raise ValueError(f"{module!r} is not a Python module with a source file")
+    return file_hash(Path(spec.origin), "sha256")
+
+
+def code_hashes(cls: type[Forecaster]) -> dict[str, str]:
+    """The hash of each module a model's forecasts depend on: its own, then those it `uses`."""
+    return {m: module_hash(m) for m in dict.fromkeys((cls.__module__, *cls.uses))}
 
 
 def memo_json(namespace: str, key_parts: dict[str, Any], compute, root: Path | None = None) -> Any:
@@ -79,23 +95,39 @@ class ForecastCache:
         self.root = Path(root) if root is not None else cache_dir() / "forecasts"
 
     def key(self, data: SeriesBundle, model: Forecaster) -> tuple[str, dict[str, Any]]:
+        """The key of `model`'s forecasts on `data`, and what it was made of (module docstring)."""
         parts = {
             "format": FORMAT,
             "model": model.name,
+            "version": model.version,
             "params": json.loads(json.dumps({k: v for k, v in model.get_params().items()
                                              if k not in model.cache_ignores}, default=str)),
             "data": data.fingerprint(),
-            "code": code_fingerprint(Path(inspect.getfile(type(model))).parent),
+            "code": code_hashes(type(model)),
+            "reads": {m.label: self.key(data, m)[0] for m in model.reads()},
+            "origins_from": model.cache_from,
         }
-        if model.cache_from != "train":  # every-origin entries keep the keys they always had
-            parts["origins_from"] = model.cache_from
         return hashlib.sha256(json.dumps(parts, sort_keys=True).encode()).hexdigest()[:32], parts
+
+    @contextmanager
+    def _lock(self, key: str, exclusive: bool) -> Iterator[None]:
+        """Writers of an entry hold its lock alone while they publish it, readers share it while
+        they check it: nobody sees the array of one write beside the sidecar of another."""
+        self.root.mkdir(parents=True, exist_ok=True)
+        with open(self.root / f"{key}.lock", "ab") as fh:
+            fcntl.flock(fh, fcntl.LOCK_EX if exclusive else fcntl.LOCK_SH)
+            yield
 
     def load(self, key: str, shape: tuple[int, ...]) -> np.ndarray | None:
         """The array stored under `key`, or None if absent; a damaged entry warns and is None."""
         meta_path, array_path = self.root / f"{key}.json", self.root / f"{key}.npy"
         if not meta_path.exists():
             return None
+        with self._lock(key, exclusive=False):
+            return self._checked(key, shape)
+
+    def _checked(self, key: str, shape: tuple[int, ...]) -> np.ndarray | None:
+        meta_path, array_path = self.root / f"{key}.json", self.root / f"{key}.npy"
         try:
             meta = json.loads(meta_path.read_text())
             problem = None
@@ -125,28 +157,35 @@ class ForecastCache:
             return {}
 
     def save(self, key: str, array: np.ndarray, about: dict[str, Any]) -> None:
-        """Store atomically: the array first, then the sidecar that makes it visible."""
+        """Store atomically: array and sidecar are written aside, then published under the lock."""
         self.root.mkdir(parents=True, exist_ok=True)
         # float64, not float32: a cached forecast must score exactly as a fresh one, and sMAPE
         # jumps from 0 to 200% when a forecast of an exact 0 becomes 1e-7 after rounding.
         # no contiguous copy: np.save writes a strided view (a model's [C, N, H] forecasts seen as
         # [N, H, C]) in C order as it goes, where a copy would double the peak (2.3 GB for ETTm1 at H = 720)
         array = np.asarray(array, dtype=np.float64)
-        array_path = self.root / f"{key}.npy"
-        self._atomic(array_path, lambda fh: np.save(fh, array, allow_pickle=False))
-        meta = {"key": key, "shape": list(array.shape), "dtype": "float64", "sha256": file_hash(array_path, "sha256"),
-                "created": time.strftime("%Y-%m-%dT%H:%M:%S%z"), **about}
-        self._atomic(self.root / f"{key}.json", lambda fh: fh.write(json.dumps(meta, indent=1).encode()))
-
-    def _atomic(self, path: Path, write) -> None:
-        fd, tmp = tempfile.mkstemp(dir=self.root, prefix=".tmp-")
+        staged = []
         try:
-            with os.fdopen(fd, "wb") as fh:
-                write(fh)
-            os.replace(tmp, path)
+            array_tmp = self._staged(lambda fh: np.save(fh, array, allow_pickle=False), staged)
+            meta = {"key": key, "shape": list(array.shape), "dtype": "float64",
+                    "sha256": file_hash(array_tmp, "sha256"), "created": time.strftime("%Y-%m-%dT%H:%M:%S%z"),
+                    **about}
+            meta_tmp = self._staged(lambda fh: fh.write(json.dumps(meta, indent=1).encode()), staged)
+            with self._lock(key, exclusive=True):
+                os.replace(array_tmp, self.root / f"{key}.npy")
+                os.replace(meta_tmp, self.root / f"{key}.json")
         finally:
-            if os.path.exists(tmp):
-                os.remove(tmp)
+            for path in staged:
+                if path.exists():
+                    path.unlink()
+
+    def _staged(self, write, staged: list[Path]) -> Path:
+        """A new file in the cache folder holding what `write(fh)` wrote, not yet published."""
+        fd, tmp = tempfile.mkstemp(dir=self.root, prefix=".tmp-")
+        staged.append(Path(tmp))
+        with os.fdopen(fd, "wb") as fh:
+            write(fh)
+        return Path(tmp)
 
 
 def cached_origins(data: SeriesBundle, first_part: str) -> np.ndarray:

@@ -7,95 +7,33 @@ The members learn from the training rows; the router learns from the validation 
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 from typing import Any
 
 import numpy as np
 from tqdm.auto import tqdm
 
-from baselines import FORECASTERS
-from hybrid.cache import CachedForecaster, ForecastCache
-from hybrid.data import SeriesBundle
-from hybrid.errors import InputError
-from hybrid.forecaster import Forecaster
+from hybrid.foundation.cache import CachedForecaster, ForecastCache
+from hybrid.foundation.data import SeriesBundle, from_series
+from hybrid.foundation.errors import InputError
+from hybrid.foundation.forecaster import Forecaster
+from hybrid.foundation.metrics import mse, track_origins
+from hybrid.foundation.periods import calendar_periods
+from hybrid.foundation.registry import make_models
 from router.routers import MODES, Router, make_router
-from hybrid.metrics import mse, track_origins
-from hybrid.periods import calendar_periods
 from router.rows import RouterRows, build_rows
 
-KNOWN_MODELS = (*FORECASTERS, "timellm")
 # Fast and different from each other: a seasonal copy, two linear maps, a state-space model and trees.
 DEFAULT_MEMBERS = "snaive,linear,dlinear,ets,lightgbm"
-# Told no period, the core is a candidate of its own beside its per-period forms (its fixed 16/8
-# patches are a patching of their own), so `--periods` keeps it and validation chooses between
-# the patchings; a seasonal model told no period takes the calendar season, a period like the others.
-KEPT_WITHOUT_PERIOD = ("timellm",)
-
-
-def model_class(name: str) -> type[Forecaster]:
-    if name == "timellm":  # imported only when asked for: torch and transformers are slow to load
-        from hybrid.core.forecaster import TimeLLMForecaster
-
-        return TimeLLMForecaster
-    return FORECASTERS[name]
-
-
-def _names(spec: str | Sequence[str]) -> list[str]:
-    """'a, b,,a' or ('a', 'b') -> ['a', 'b']: stripped, empty ones dropped, each once."""
-    return list(dict.fromkeys(n.strip() for n in (spec.split(",") if isinstance(spec, str) else spec) if n.strip()))
-
-
-def make_models(spec: str | Sequence[str], core_params: dict | None = None) -> list[Forecaster]:
-    """'snaive,linear,timellm' -> fresh forecasters; `name@P` sets the period a model follows
-    ('snaive@168', 'ets@24'); the core takes `core_params`."""
-    names = _names(spec)
-    unknown = [n for n in names if n.partition("@")[0] not in KNOWN_MODELS]
-    if unknown or not names:
-        raise InputError(
-            f"unknown model {', '.join(map(repr, unknown)) or '(none given)'}; "
-            f"known models: {', '.join(KNOWN_MODELS)} (a period after @ where the model follows one: snaive@168)"
-        )
-    models = []
-    for name in names:
-        base, _, period = name.partition("@")
-        cls = model_class(base)
-        params = dict(core_params or {}) if base == "timellm" else {}
-        if period:
-            if not cls.follows_period():
-                raise InputError(f"'{name}': {base} follows no period")
-            if not period.isdigit() or int(period) < 2:
-                raise InputError(f"'{name}': give the period as a whole number of steps, at least 2")
-            params[cls.period_param] = int(period)
-        models.append(cls(**params))
-    return models
-
-
-def with_periods(spec: str | Sequence[str], periods: Sequence[int]) -> list[str]:
-    """Each named model that follows a period and has none set, once per period, in its place
-    (beside it where it is KEPT_WITHOUT_PERIOD, so that validation chooses between the core's
-    patchings): ('snaive', 'linear', 'timellm') with periods (24, 168) -> ['snaive@24',
-    'snaive@168', 'linear', 'timellm', 'timellm@24', 'timellm@168']."""
-    out = []
-    for name in _names(spec):
-        follows = "@" not in name and name in KNOWN_MODELS and model_class(name).follows_period()
-        if follows and periods:
-            out += [name] * (name in KEPT_WITHOUT_PERIOD) + [f"{name}@{p}" for p in periods]
-        else:
-            out.append(name)
-    return list(dict.fromkeys(out))
-
-
-def from_series(rows: np.ndarray, n_channels: int) -> np.ndarray:
-    """[C*n, H] channel-major rows -> [n, H, C], the inverse of `hybrid.data.per_series`."""
-    return rows.reshape(n_channels, -1, rows.shape[-1]).transpose(1, 2, 0)
 
 
 class HybridForecaster(Forecaster):
     """Member forecasters fused by a router (see `router.routers`).
 
-    `models`: member names (`KNOWN_MODELS`) or forecaster instances. `mode`: `auto` (default: the
-    router picks its mode on held-back validation windows, and falls back to the best single
-    member if the result loses to it on validation), `vote`, or one of `router.routers.MODES`.
+    `models`: member names (`hybrid.foundation.registry`; `model_params[name]` are that model's
+    parameters) or forecaster instances. `mode`: `auto` (default: the router picks its mode on
+    held-back validation windows, and falls back to the best single member if the result loses
+    to it on validation), `vote`, or one of `router.routers.MODES`.
     `prefit=True` uses members that are already fitted (e.g. scored in a comparison) as they
     are. `cache=True` reads and keeps the members' every-origin forecasts in the forecast cache.
     """
@@ -104,20 +42,20 @@ class HybridForecaster(Forecaster):
     cache_ignores = ("progress",)
 
     def __init__(self, models: str | Sequence[str | Forecaster] = DEFAULT_MEMBERS, mode: str = "auto",
-                 prefit: bool = False, cache: bool = True, core_params: dict[str, Any] | None = None,
+                 prefit: bool = False, cache: bool = True, model_params: Mapping[str, Mapping[str, Any]] | None = None,
                  seed: int = 0, progress: bool = False) -> None:
         self.models = models
         self.mode = mode
         self.prefit = prefit
         self.cache = cache
-        self.core_params = core_params
+        self.model_params = model_params
         self.seed = seed
         self.progress = progress
 
     def _members(self) -> list[Forecaster]:
         given = [self.models] if isinstance(self.models, Forecaster) else self.models
         if isinstance(given, str) or all(isinstance(m, str) for m in given):
-            members = make_models(given, self.core_params)
+            members = make_models(given, self.model_params)
         elif all(isinstance(m, Forecaster) for m in given):
             members = list(given)
         else:

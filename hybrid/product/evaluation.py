@@ -8,9 +8,9 @@ from collections.abc import Sequence
 import pandas as pd
 from tqdm.auto import tqdm
 
-from hybrid.data import SeriesBundle
-from hybrid.forecaster import Forecaster
-from hybrid.metrics import score
+from hybrid.foundation.data import SeriesBundle
+from hybrid.foundation.forecaster import Forecaster
+from hybrid.foundation.metrics import score
 
 METRIC_COLUMNS = ("mse", "mae", "mae_orig", "rmse_orig", "smape", "mase")
 

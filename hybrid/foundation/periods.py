@@ -22,8 +22,8 @@ from dataclasses import dataclass, field
 
 import numpy as np
 
-from hybrid.data import Frequency, SeriesBundle
-from hybrid.errors import InputError
+from hybrid.foundation.data import Frequency, SeriesBundle
+from hybrid.foundation.errors import InputError
 
 EPS = 1e-12
 ACF_EPS = 1e-8  # a constant row's autocorrelation is 0, not NaN

@@ -8,7 +8,10 @@ import subprocess
 import sys
 from importlib import metadata
 
-from hybrid.data import REPO_ROOT
+from pathlib import Path
+
+# the source tree this module was loaded from; an installed copy has no git checkout: commit 'unknown'
+SOURCE_ROOT = Path(__file__).resolve().parents[2]
 
 PACKAGES = ("hybrid", "numpy", "pandas", "scikit-learn", "statsmodels", "pmdarima", "prophet",
             "lightgbm", "torch", "transformers", "gguf", "accelerate", "safetensors", "tqdm")
@@ -27,7 +30,7 @@ def package_versions() -> dict[str, str]:
 def git_commit() -> str:
     """The commit of the working tree, with '+dirty' when it has uncommitted changes."""
     def git(*args: str) -> str:
-        return subprocess.run(["git", "-C", str(REPO_ROOT), *args], capture_output=True,
+        return subprocess.run(["git", "-C", str(SOURCE_ROOT), *args], capture_output=True,
                               text=True, check=True).stdout.strip()
     try:
         commit = git("rev-parse", "HEAD")

@@ -10,9 +10,9 @@ import matplotlib
 matplotlib.use("Agg")  # files only: no screen on the machines this runs on
 import matplotlib.pyplot as plt  # noqa: E402
 
-from hybrid.data import SeriesBundle  # noqa: E402
-from hybrid.forecaster import Forecaster  # noqa: E402
-from hybrid.periods import Period, calendar_periods, periodogram  # noqa: E402
+from hybrid.foundation.data import SeriesBundle  # noqa: E402
+from hybrid.foundation.forecaster import Forecaster  # noqa: E402
+from hybrid.foundation.periods import Period, calendar_periods, periodogram  # noqa: E402
 
 MAX_PANELS = 12  # periodograms on one figure; more would be unreadable
 

@@ -15,8 +15,9 @@ and the router, the hints and the experiments see nothing else. The contract:
   so; nothing forces it through a per-window loop.
 - Channels are independent series; a model may share parameters across them.
 
-Adding a model is one new class with a unique `name`, registered in `baselines.FORECASTERS`
-(or the core's module, later).
+Adding a model is one new class with a unique `name` and one line in `hybrid.foundation.registry`.
+What its cached forecasts depend on is declared on the class (`version`, `uses`, `reads`; see
+`hybrid.foundation.cache`).
 """
 
 from __future__ import annotations
@@ -27,7 +28,7 @@ from typing import Any, ClassVar
 
 import numpy as np
 
-from hybrid.data import SeriesBundle
+from hybrid.foundation.data import SeriesBundle
 
 
 class NotFittedError(RuntimeError):
@@ -44,10 +45,28 @@ class Forecaster(ABC):
     # the constructor parameter that sets the period the model follows (a season, a patch length),
     # where the constructor has it: "snaive@168" is SeasonalNaive(season=168)
     period_param: ClassVar[str] = "season"
+    # told no period, the model is a candidate of its own beside its per-period forms (the core's
+    # fixed patches are a patching of their own), so `--periods` keeps it and validation chooses
+    keeps_unperiodised: ClassVar[bool] = False
+    # what the forecast cache's key holds besides the data and the parameters: a version the
+    # model's author bumps when its forecasts change for a reason no hashed source shows, and the
+    # project modules besides its own whose code its forecasts depend on (its own is always hashed)
+    version: ClassVar[int] = 1
+    uses: ClassVar[tuple[str, ...]] = ()
+
+    @classmethod
+    def param_names(cls) -> tuple[str, ...]:
+        """The constructor's parameters (a model whose constructor takes **settings overrides it)."""
+        return tuple(p for p in inspect.signature(cls.__init__).parameters if p != "self")
 
     @classmethod
     def follows_period(cls) -> bool:
-        return cls.period_param in inspect.signature(cls.__init__).parameters
+        return cls.period_param in cls.param_names()
+
+    def reads(self) -> list["Forecaster"]:
+        """The models whose forecasts this one reads (the core's hints, its residual base), as it
+        would fit them: their cache keys are part of its own."""
+        return []
 
     @property
     def period_followed(self) -> int | None:
@@ -70,8 +89,7 @@ class Forecaster(ABC):
 
     def get_params(self) -> dict[str, Any]:
         """The constructor's parameters and their current values."""
-        names = [p for p in inspect.signature(type(self).__init__).parameters if p != "self"]
-        return {p: getattr(self, p) for p in names}
+        return {p: getattr(self, p) for p in self.param_names()}
 
     def check_fitted(self) -> None:
         if not any(k.endswith("_") and not k.startswith("_") for k in vars(self)):

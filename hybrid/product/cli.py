@@ -13,21 +13,20 @@ from collections.abc import Sequence
 from datetime import datetime, timezone
 from pathlib import Path
 
-from baselines import FORECASTERS
-from hybrid.cache import CachedForecaster, ForecastCache
 from baselines.prophet import VERBOSE_ENV
-from hybrid.data import FILL_METHODS, SeriesBundle, load
-from hybrid.core.defaults import DEFAULTS, HINT_MODES, PRECISIONS
+from hybrid.core.config import Architecture, CoreSettings, TrainConfig
+from hybrid.foundation import registry
+from hybrid.foundation.cache import CachedForecaster, ForecastCache
+from hybrid.foundation.data import FILL_METHODS, SeriesBundle, load
+from hybrid.foundation.errors import InputError
+from hybrid.foundation.forecaster import Forecaster
+from hybrid.foundation.registry import make_models, with_periods
+from hybrid.foundation.runinfo import git_commit, package_versions
+from hybrid.foundation.settings import add_flags, flag_values
+from hybrid.product.evaluation import compare, summary, to_markdown
+from hybrid.product.fused import DEFAULT_MEMBERS, HybridForecaster
+from hybrid.product.plots import forecast_png, periods_png
 from router.routers import MODES
-from hybrid.errors import InputError
-from hybrid.evaluation import compare, summary, to_markdown
-from hybrid.forecaster import Forecaster
-from hybrid.fused import DEFAULT_MEMBERS, KNOWN_MODELS, HybridForecaster, make_models, with_periods
-from hybrid.plots import forecast_png, periods_png
-from hybrid.runinfo import git_commit, package_versions
-
-
-CLASSICAL = tuple(FORECASTERS)  # the registry in baselines/ is the one list of classical models
 
 
 class _Parser(argparse.ArgumentParser):
@@ -58,50 +57,14 @@ def _data_arguments(parser: argparse.ArgumentParser) -> None:
 
 
 def _core_arguments(parser: argparse.ArgumentParser, title: str, training: bool = True) -> None:
-    """The core's settings; with `training`, also how it is trained (explain trains nothing)."""
+    """The core's settings (hybrid.core.config); with `training`, also how it is trained (explain
+    trains nothing, but seeds its untrained core)."""
     core = parser.add_argument_group(title)
-    d = DEFAULTS
-    core.add_argument("--backbone", default=d.backbone,
-                      help=f"{d.backbone} (default), minilm, tiny-random-llama, none (no LLM), or a Hugging "
-                      "Face folder or hub name")
-    core.add_argument("--llm-layers", type=int, default=d.llm_layers,
-                      help=f"backbone layers kept (default {d.llm_layers})")
-    core.add_argument("--precision", choices=PRECISIONS, default=d.precision,
-                      help="the frozen backbone's precision; auto (default): bf16 where the CPU or GPU has it "
-                      "natively, else fp32")
-    core.add_argument("--vocab-size", type=int, default=d.vocab_size,
-                      help=f"condensed vocabulary the prototypes start from (default {d.vocab_size}; 0: the whole one)")
-    core.add_argument("--prototypes", type=int, default=d.n_prototypes,
-                      help=f"text prototypes (default {d.n_prototypes})")
-    core.add_argument("--hints", choices=HINT_MODES, default=d.hints,
-                      help="what the core reads besides the window: none (no prompt), stats (the window's statistics, "
-                      "the paper's prompt), text (statistics and a line per hint model), tokens (statistics and the "
-                      f"hint models' forecasts as reprogrammed patches), both (default {d.hints})")
-    core.add_argument("--hint-models", default=d.hint_models, metavar="LIST",
-                      help=f"classical models whose forecasts are the hints (default {d.hint_models})")
-    core.add_argument("--residual-on", default=d.residual_on, metavar="MODEL",
-                      help="the core predicts a correction to this classical model's forecast, starting at it: "
-                      f"a model name, best (the hint model best on validation) or none (default {d.residual_on})")
-    core.add_argument("--hint-folds", type=int, default=d.hint_folds, metavar="K",
-                      help="0 (default): the hint models' own, in-sample, forecasts on the training windows; K >= 2: "
-                      "cross-fitted over K forward folds (each block's hints from models fitted on the rows before "
-                      "it; the first block's windows are left out of training)")
-    core.add_argument("--seed", type=int, default=d.seed,
-                      help=f"seed for initialisation and sampling (default {d.seed})")
-    if not training:
-        return
-    core.add_argument("--epochs", type=int, default=d.epochs, help=f"at most this many epochs (default {d.epochs})")
-    core.add_argument("--batch-size", type=int, default=d.batch_size,
-                      help=f"windows per step (default {d.batch_size})")
-    core.add_argument("--lr", type=float, default=d.lr, help=f"AdamW peak learning rate (default {d.lr:g})")
-    core.add_argument("--sample-fraction", type=float, default=d.sample_fraction,
-                      help=f"fraction of the training windows drawn for each epoch (default {d.sample_fraction:g})")
-    core.add_argument("--patience", type=int, default=d.patience,
-                      help=f"epochs without a better val loss before stopping (default {d.patience})")
-    core.add_argument("--time-budget", type=float, metavar="SECONDS",
-                      help="seconds for the core's training: no epoch starts that would end past it (judged by "
-                      "the last epoch's duration); the best epoch is kept")
-    core.add_argument("--checkpoint-dir", type=Path, help="keep best/last checkpoints here (safetensors + JSON)")
+    add_flags(core, CoreSettings)
+    add_flags(core, Architecture)
+    add_flags(core, TrainConfig, only=None if training else ("seed",))
+    if training:
+        core.add_argument("--checkpoint-dir", type=Path, help="keep best/last checkpoints here (safetensors + JSON)")
 
 
 def _periods_argument(parser: argparse.ArgumentParser) -> None:
@@ -131,9 +94,9 @@ def build_parser() -> argparse.ArgumentParser:
         "of the last column) to --out.",
     )
     _data_arguments(fit)
-    fit.add_argument("--models", default=",".join(CLASSICAL), metavar="LIST",
-                     help=f"comma-separated forecasters, from: {', '.join(KNOWN_MODELS)} "
-                     "(default: every classical one)")
+    fit.add_argument("--models", default="classical", metavar="LIST",
+                     help=f"comma-separated forecasters, from: {', '.join(registry.names())}, or a family: "
+                     f"{', '.join(registry.FAMILIES)} (default: classical, every classical one)")
     fit.add_argument("--out", type=Path, metavar="DIR",
                      help="folder for comparison.csv, comparison.md, config.json and forecast.png "
                      "(default: runs/<data>-H<horizon>)")
@@ -215,19 +178,21 @@ def build_parser() -> argparse.ArgumentParser:
 
 def _core_params(args: argparse.Namespace) -> dict:
     """The core's constructor parameters from the command line."""
-    params = {"backbone": args.backbone, "llm_layers": args.llm_layers, "precision": args.precision,
-            "vocab_size": args.vocab_size or None, "n_prototypes": args.prototypes, "hints": args.hints,
-            "hint_models": args.hint_models, "residual_on": args.residual_on,
-            "hint_folds": args.hint_folds, "seed": args.seed, "progress": not getattr(args, "quiet", False)}
-    if hasattr(args, "epochs"):  # the commands that train the core
-        params.update(epochs=args.epochs, batch_size=args.batch_size, lr=args.lr,
-                      sample_fraction=args.sample_fraction, patience=args.patience, time_budget=args.time_budget,
-                      checkpoint_dir=str(args.checkpoint_dir) if args.checkpoint_dir else None)
+    training = args.command != "explain"
+    params = {**flag_values(args, CoreSettings), **flag_values(args, Architecture),
+              **flag_values(args, TrainConfig, only=None if training else ("seed",)),
+              "progress": not getattr(args, "quiet", False)}
+    if training:
+        params["checkpoint_dir"] = str(args.checkpoint_dir) if args.checkpoint_dir else None
     return params
 
 
+def _model_params(args: argparse.Namespace) -> dict[str, dict]:
+    return {"timellm": _core_params(args)}
+
+
 def run_periods(args: argparse.Namespace) -> int:
-    from hybrid.periods import dataset_periods
+    from hybrid.foundation.periods import dataset_periods
 
     if args.top < 1 or not 0 < args.alpha < 1 or not 0 <= args.min_confidence <= 1:
         raise InputError("--top must be at least 1, --alpha in (0, 1) and --min-confidence in [0, 1]")
@@ -274,7 +239,7 @@ def run_explain(args: argparse.Namespace) -> int:
 
 
 def run_select(args: argparse.Namespace) -> int:
-    from router.select import select
+    from hybrid.product.select import select
 
     if args.out is not None and args.out.suffix.lower() not in (".csv", ".json"):
         raise InputError(f"--out {args.out}: give a .csv or a .json file")
@@ -282,7 +247,7 @@ def run_select(args: argparse.Namespace) -> int:
     data = args.data if args.target is None else load(args.data, target=args.target, seq_len=args.seq_len,
                                                         horizon=args.horizon, fill=args.fill)
     selection = select(data, models=args.models, mode=args.router, seq_len=args.seq_len, horizon=args.horizon,
-                       fill=args.fill, cache=not args.no_cache, core_params=_core_params(args),
+                       fill=args.fill, cache=not args.no_cache, model_params=_model_params(args),
                        progress=not args.quiet, periods=periods)
     print(selection.text(limit=args.limit))
     if args.out is not None:
@@ -358,15 +323,15 @@ def _periods(text: str) -> str | tuple[int, ...]:
 def run_fit(args: argparse.Namespace) -> int:
     say = (lambda msg: None) if args.quiet else print
     periods = _periods(args.periods)
-    make_models(args.models, _core_params(args))  # a bad model name fails before the data are read
+    make_models(args.models, _model_params(args))  # a bad model name fails before the data are read
     data = load(args.data, target=args.target, seq_len=args.seq_len, horizon=args.horizon,
                 fill=args.fill, log=say)
     if periods == "auto":
-        from hybrid.periods import data_periods
+        from hybrid.foundation.periods import data_periods
 
         periods = data_periods(data)
         say(f"periods found on the training part: {', '.join(map(str, periods)) or 'none'}")
-    models = make_models(with_periods(args.models, periods), _core_params(args))
+    models = make_models(with_periods(args.models, periods), _model_params(args))
     out = args.out or Path("runs") / f"{data.name}-H{data.horizon}"
     if out.exists() and not out.is_dir():
         raise InputError(f"--out {out} exists and is not a folder")

@@ -1,0 +1,96 @@
+"""The core's settings, each default and its help once: the forecaster's parameters are the fields
+below, the CLI's flags and the experiments' `--core-*` options are generated from them
+(`hybrid.foundation.settings`). This module imports nothing heavy, so that `--help` does not load
+torch.
+
+The training budget is sized for a 2-core CPU: on ETTh1 (L = 512, H = 96, 7 channels) three
+epochs of 30% of the training windows, each followed by a pass over every validation window,
+fit in under half an hour with SmolLM2's first two layers (experiments/results/core_accuracy_*).
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+from hybrid.foundation.settings import setting
+
+PRECISIONS = ("auto", "bf16", "fp32")
+# none: no prompt at all; stats: the window's statistics (the paper's prompt); text: the
+# statistics and a line per hint model; tokens: the statistics, and the hint models' forecasts as
+# extra reprogrammed patches; both: text and tokens.
+HINT_MODES = ("none", "stats", "text", "tokens", "both")
+# Windows per forward pass when scoring or forecasting: larger batches allocate activations big
+# enough to be fresh pages every time, and ran slower here (SmolLM2, 2 layers: 8.9 ms per window
+# at 64 against 10.5 at 256).
+EVAL_BATCH = 64
+
+
+@dataclass(frozen=True, kw_only=True)
+class CoreSettings:
+    """What the core reads and is built on: the backbone, the vocabulary, the period, the hints."""
+
+    backbone: str = setting("smollm2-135m", "smollm2-135m, minilm, tiny-random-llama, none (no LLM), or a "
+                            "Hugging Face folder or hub name")
+    llm_layers: int = setting(2, "backbone layers kept")
+    precision: str = setting("auto", "the frozen backbone's precision; auto: bf16 where the CPU or GPU has it "
+                             "natively, else fp32", choices=PRECISIONS)
+    vocab_size: int = setting(1000, "condensed vocabulary the prototypes start from (0: the whole one)")
+    period: int | None = setting(None, "a period the patches follow, as timellm@P does (hybrid.foundation.periods."
+                                 "period_patching); none: --patch-len and --stride")
+    hint_models: str = setting("linear,lightgbm,snaive", "classical models whose forecasts are the hints",
+                               metavar="LIST")
+    residual_on: str = setting("none", "the core predicts a correction to this classical model's forecast, "
+                               "starting at it: a model name, best (the hint model best on validation) or none",
+                               metavar="MODEL")
+    hint_folds: int = setting(0, "0: the hint models' own, in-sample, forecasts on the training windows; K >= 2: "
+                              "cross-fitted over K forward folds (each block's hints from models fitted on the "
+                              "rows before it; the first block's windows are left out of training)", metavar="K")
+
+
+@dataclass(frozen=True, kw_only=True)
+class Architecture:
+    """The network's shape, read by the model (`hybrid.core.model.CoreConfig` adds the data's)."""
+
+    patch_len: int = setting(16, "steps per patch")
+    stride: int = setting(8, "steps from one patch's start to the next")
+    d_model: int = setting(32, "width of the patch embedding")
+    n_heads: int = setting(8, "heads of the reprogramming layer's attention")
+    d_ff: int = setting(128, "width of the reprogramming layer's keys and of the backbone features the "
+                        "head reads")
+    n_prototypes: int = setting(1000, "text prototypes", flag="prototypes")
+    dropout: float = setting(0.1, "dropout of the patch embedding, the reprogramming and the head")
+    hints: str = setting("stats", "what the core reads besides the window: none (no prompt), stats (the window's "
+                         "statistics, the paper's prompt), text (statistics and a line per hint model), tokens "
+                         "(statistics and the hint models' forecasts as reprogrammed patches), both",
+                         choices=HINT_MODES)
+    compact_prompt: bool = setting(True, "word the window statistics in 41 tokens instead of the paper's 65")
+    cache_prompt: bool = setting(True, "run the prompt once without gradients and attend to its key/value cache")
+
+
+@dataclass(frozen=True, kw_only=True)
+class TrainConfig:
+    """How the core is trained. `sample_fraction` of the training windows, drawn anew each epoch
+    (seeded), make an epoch; validation reads every `val_stride`-th window."""
+
+    epochs: int = setting(3, "at most this many epochs")
+    batch_size: int = setting(32, "windows per step")
+    lr: float = setting(1e-3, "AdamW peak learning rate")
+    weight_decay: float = setting(1e-4, "AdamW weight decay")
+    warmup_fraction: float = setting(0.05, "fraction of the steps the learning rate warms up over, then "
+                                     "decays on a cosine")
+    clip: float = setting(1.0, "gradient norm clipped to this")
+    patience: int = setting(2, "epochs without a better val loss before stopping")
+    sample_fraction: float = setting(0.3, "fraction of the training windows drawn for each epoch")
+    val_stride: int = setting(1, "early stopping scores every K-th validation window", metavar="K")
+    # seconds for the whole fit: no epoch starts that the last one's duration says would end past it
+    time_budget: float | None = setting(None, "seconds for the core's training: no epoch starts that would end "
+                                        "past it (judged by the last epoch's duration); the best epoch is kept",
+                                        metavar="SECONDS")
+    seed: int = setting(0, "seed for initialisation and sampling")
+    # score the untrained model on validation first: an epoch is then kept only if it beats the
+    # start (in the residual mode the start is the base forecast, so the core never does worse
+    # than its base on validation)
+    score_start: bool = setting(False, "score the untrained model on validation first", cli=False)
+
+
+SETTINGS = (CoreSettings, Architecture, TrainConfig)

@@ -1,0 +1,112 @@
+"""Splits and windows: the borders of train, val and test, and the look-back / target windows
+cut from them (strided views, so that every origin is read at once without a copy).
+
+A window origin `t` is the first forecast row: the look-back is rows [t-L, t), the target rows
+[t, t+H). A model forecasting from origin t may read rows < t only.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import Literal
+
+import numpy as np
+
+from hybrid.foundation.data.calendar import Frequency
+from hybrid.foundation.errors import InputError
+
+Part = Literal["train", "val", "test"]
+
+
+@dataclass(frozen=True)
+class Split:
+    """Row borders [start, end) of each part; val and test start seq_len rows early."""
+
+    rule: str
+    train: tuple[int, int]
+    val: tuple[int, int]
+    test: tuple[int, int]
+
+    def borders(self, part: Part) -> tuple[int, int]:
+        return getattr(self, part)
+
+
+_ETT_BORDERS = {"ett_hourly": (8640, 11520, 14400), "ett_15min": (34560, 46080, 57600)}
+
+
+def _ratio_sizes(n_rows: int) -> tuple[int, int, int]:
+    n_train, n_test = int(n_rows * 0.7), int(n_rows * 0.2)
+    return n_train, n_rows - n_train - n_test, n_test
+
+
+def _ratio_rows_needed(seq_len: int, horizon: int) -> int:
+    n = seq_len + horizon
+    while True:
+        n_train, n_val, n_test = _ratio_sizes(n)
+        if n_train >= seq_len + horizon and min(n_val, n_test) >= horizon:
+            return n
+        n += 1
+
+
+def make_split(rule: str, n_rows: int, seq_len: int, horizon: int) -> Split:
+    """The borders for `rule`; `InputError` if the data is too short for one window per part."""
+    if seq_len < 1 or horizon < 1:
+        raise InputError(f"--seq-len and --horizon must be positive (got {seq_len}, {horizon})")
+    if rule in _ETT_BORDERS:
+        train_end, val_end, test_end = _ETT_BORDERS[rule]
+        if n_rows < test_end:
+            raise InputError(f"the {rule} split needs {test_end} rows; the data has {n_rows}")
+        n_train, n_val = train_end, val_end - train_end
+        if seq_len + horizon > n_train or horizon > n_val:
+            raise InputError(
+                f"--seq-len {seq_len} + --horizon {horizon} do not fit the {rule} split "
+                f"({n_train} training rows, {n_val} validation and test rows each, horizon at most "
+                f"{n_val}); use a shorter --seq-len or --horizon"
+            )
+    elif rule == "ratio":
+        n_train, n_val, n_test = _ratio_sizes(n_rows)
+        if n_train < seq_len + horizon or min(n_val, n_test) < horizon:
+            needed = _ratio_rows_needed(seq_len, horizon)
+            raise InputError(
+                f"too few rows: --seq-len {seq_len} + --horizon {horizon} with a 70/10/20 split "
+                f"need at least {needed} rows, the data has {n_rows}; use a shorter --seq-len "
+                "or --horizon"
+            )
+        train_end, val_end, test_end = n_train, n_train + n_val, n_rows
+    else:
+        raise InputError(f"unknown split rule '{rule}'; use ett_hourly, ett_15min or ratio")
+    return Split(
+        rule=rule,
+        train=(0, train_end),
+        val=(train_end - seq_len, val_end),
+        test=(val_end - seq_len, test_end),
+    )
+
+
+def default_lengths(n_rows: int, freq: Frequency, horizon: int | None = None) -> tuple[int, int]:
+    """Look-back and horizon for data not in the manifest: the frequency's usual ones, shrunk
+    until one window fits each part of a 70/10/20 split (`make_split` rejects what still won't)."""
+    n_train, n_val, n_test = _ratio_sizes(n_rows)
+    if horizon is None:
+        horizon = max(1, min(freq.default_horizon, n_val, n_test))
+    return max(1, min(freq.default_seq_len, n_train - horizon)), horizon
+
+
+def take_rows(view: np.ndarray, index: np.ndarray) -> np.ndarray:
+    """`view[index]` along the first axis, as a view (no copy) when the index is a contiguous run
+    (a part's origins: of a memory map, only the rows read are paged in)."""
+    index = np.asarray(index)
+    if index.ndim == 1 and len(index) and np.array_equal(index, np.arange(index[0], index[0] + len(index))):
+        return view[index[0] : index[0] + len(index)]
+    return view[index]
+
+
+def per_series(a: np.ndarray) -> np.ndarray:
+    """[N, ..., C] -> [C*N, ...], channel-major: each (channel, origin) becomes a row of its own,
+    the order in which every per-series model (the core, LightGBM, the router) stacks windows."""
+    return np.moveaxis(a, -1, 0).reshape(-1, *a.shape[1:-1])
+
+
+def from_series(rows: np.ndarray, n_channels: int) -> np.ndarray:
+    """[C*n, H] channel-major rows -> [n, H, C], the inverse of `per_series`."""
+    return rows.reshape(n_channels, -1, rows.shape[-1]).transpose(1, 2, 0)
