@@ -23,7 +23,7 @@ from hybrid.foundation.forecaster import Forecaster
 from hybrid.foundation.registry import make_models, with_periods
 from hybrid.foundation.runinfo import git_commit, package_versions
 from hybrid.foundation.settings import add_flags, flag_values
-from hybrid.product.evaluation import compare, summary, to_markdown
+from hybrid.product.evaluation import compare, summary, to_markdown, verdict
 from hybrid.product.fused import DEFAULT_MEMBERS, HybridForecaster
 from hybrid.product.plots import forecast_png, periods_png
 from router.routers import MODES
@@ -299,9 +299,8 @@ def fused_verdict(wide, fused: HybridForecaster) -> str:
     """Whether the fused row beats the best single model on test, and how the router chose."""
     test = wide.set_index("model").test_mse
     singles = test.drop(fused.name)
-    best, margin = singles.idxmin(), test[fused.name] - singles.min()
-    verdict = ("beats" if margin < -1e-4 else "ties with" if margin <= 1e-4 else "does not beat")
-    return (f"hybrid {verdict} the best single model ({best}): test MSE {test[fused.name]:.4f} against "
+    best = singles.idxmin()
+    return (f"hybrid {verdict(test[fused.name], singles.min())} the best single model ({best}): test MSE {test[fused.name]:.4f} against "
             f"{singles.min():.4f}.\nrouter: {fused.router_.describe()}"
             + (f"\nperiods, by their mean weight on the validation windows: {periods}"
                if (periods := fused.describe_periods(fused.val_weights_)) else ""))

@@ -13,6 +13,13 @@ from hybrid.foundation.forecaster import Forecaster
 from hybrid.foundation.metrics import score
 
 METRIC_COLUMNS = ("mse", "mae", "mae_orig", "rmse_orig", "smape", "mase")
+TIE = 1e-4  # MSEs closer than this are reported as a tie
+
+
+def verdict(mse: float, best_single: float) -> str:
+    """'beats', 'ties with' or 'does not beat': a forecast's MSE against the best single model's."""
+    margin = mse - best_single
+    return "beats" if margin < -TIE else "ties with" if margin <= TIE else "does not beat"
 
 
 def compare(data: SeriesBundle, models: Sequence[Forecaster], progress: bool = True) -> pd.DataFrame:
