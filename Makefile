@@ -20,6 +20,8 @@ demo: $(STAMP)
 	$(VENV)/bin/hybrid fit --data ETTh1 --models snaive,linear --horizon 96
 
 test: $(STAMP)
+	# the floors first: an upward import fails the run before any test
+	$(VENV)/bin/lint-imports
 	$(PY) -m pytest -q
 
 bench: $(STAMP)

@@ -12,7 +12,9 @@ interrupted run keeps what it finished.
 
 What several benchmarks compute from a cell is here too, once: the members' router rows
 (`member_rows`), the best member on test (`best_member`) and the table of a value by horizon
-(`by_horizon`).
+(`by_horizon`). So is what several reports do with the rows (`shown`: without the grid's own
+columns; `in_order`: the configurations in their declared order) and the options of a grid on one
+dataset (`one_dataset_arguments`).
 """
 
 from __future__ import annotations
@@ -171,3 +173,35 @@ def by_horizon(frame: pd.DataFrame, value: str, mae: str, index: Sequence[str] =
     wide = wide.reset_index()
     wide.columns = [str(c) for c in wide.columns]
     return wide
+
+
+def fresh_argument(parser: argparse.ArgumentParser) -> None:
+    """--fresh alone, for a grid whose cells come from options of its own."""
+    parser.add_argument("--fresh", action="store_true", help="recompute the cells stored by earlier runs")
+
+
+def one_dataset_arguments(parser: argparse.ArgumentParser, data: str, horizon: int | None = None) -> None:
+    """The options of a grid on one dataset (its result file is named after it): --data, --horizon
+    (if the grid has one horizon) and --fresh."""
+    parser.add_argument("--data", default=data, help="dataset (default %(default)s)")
+    if horizon is not None:
+        parser.add_argument("--horizon", type=int, default=horizon, help="horizon (default %(default)s)")
+    fresh_argument(parser)
+
+
+# What the grid adds to every row beside the cell's dataset and horizon.
+STAMPS = ("config", "commit", "cell_seconds", "cell_peak_mib")
+
+
+def shown(frame: pd.DataFrame, *drop: str) -> pd.DataFrame:
+    """`frame` as a report shows it: without the columns the grid adds to every row (the
+    configuration, the commit, the cell's seconds and peak memory) and without `drop`."""
+    return frame.drop(columns=[*STAMPS, *drop], errors="ignore")
+
+
+def in_order(frame: pd.DataFrame, configs: Sequence[str]) -> pd.DataFrame:
+    """The rows by dataset, horizon and configuration, the configurations in the order of `configs`
+    (those it does not list first), whatever order the cells ran in; a cell's rows keep theirs."""
+    rank = {c: i for i, c in enumerate(configs)}
+    return frame.sort_values(["dataset", "horizon", "config"], kind="stable",
+                             key=lambda c: c.map(lambda v: rank.get(v, -1)) if c.name == "config" else c)

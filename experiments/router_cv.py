@@ -3,7 +3,7 @@ the choice: forward-chaining against blocked cross-validation over the validatio
 the candidate modes with and without `stacked` (added after the ETT router table was seen).
 
     python -m experiments.router_cv [--data national_illness exchange_rate]
-                                    [--models snaive,linear,dlinear,ets,lightgbm]
+                                    [--models snaive,linear,dlinear,ets,lightgbm] [--fresh]
 
 For each dataset, at its shortest and longest default horizon, auto is fitted on the validation
 windows in each variant; the table gives the mode it chose, its validation MSE, its test MSE and
@@ -16,30 +16,11 @@ import argparse
 
 import pandas as pd
 
-from experiments.record import write_result
-from hybrid.foundation.data import load
-from hybrid.product.evaluation import to_markdown
-from hybrid.product.fused import DEFAULT_MEMBERS, HybridForecaster
+from experiments.grid import Cell, Grid, best_member, grid_arguments, member_rows, shortest_and_longest, shown
 from hybrid.foundation.metrics import mse
+from hybrid.product.evaluation import to_markdown
+from hybrid.product.fused import DEFAULT_MEMBERS
 from router.routers import Auto
-
-
-def run_one(dataset: str, horizon: int, models: str) -> list[dict]:
-    data = load(dataset, horizon=horizon)
-    fused = HybridForecaster(models, progress=True).fit_members(data)
-    val = fused.rows(data, data.origins("val"), with_target=True)
-    test = fused.rows(data, data.origins("test"), with_target=True)
-    singles = dict(zip(test.models, test.errors().mean(0)))
-    best = min(singles, key=singles.get)
-    rows = []
-    for variant, auto in variants().items():
-        auto.fit(val)
-        chose = auto.router_.name + (" (fallback)" if auto.fell_back_ else f" (chosen: {auto.choice_})")
-        rows.append({"dataset": dataset, "horizon": horizon, "variant": variant, "chose": chose,
-                     "val_mse": auto.fitted_mse_, "test_mse": mse(test.target, auto.fuse(test)),
-                     "best_single_on_test": f"{best} {singles[best]:.4f}"})
-        print(f"{dataset} H={horizon} {variant}: {chose}, test MSE {rows[-1]['test_mse']:.4f}", flush=True)
-    return rows
 
 
 def variants() -> dict[str, Auto]:
@@ -48,21 +29,33 @@ def variants() -> dict[str, Auto]:
             "forward, without stacked": Auto(modes=tuple(m for m in default.modes if m != "stacked"))}
 
 
+def run_cell(cell: Cell, models: str) -> list[dict]:
+    _, val, test = member_rows(cell.load(), models)
+    best, best_mse = best_member(test)
+    rows = []
+    for variant, auto in variants().items():
+        auto.fit(val)
+        chose = auto.router_.name + (" (fallback)" if auto.fell_back_ else f" (chosen: {auto.choice_})")
+        rows.append({"variant": variant, "chose": chose, "val_mse": auto.fitted_mse_,
+                     "test_mse": mse(test.target, auto.fuse(test)), "best_single_on_test": f"{best} {best_mse:.4f}"})
+        print(f"{cell} {variant}: {chose}, test MSE {rows[-1]['test_mse']:.4f}", flush=True)
+    return rows
+
+
+def report(frame: pd.DataFrame, models: str) -> str:
+    return (f"- members: {models}; auto's candidate modes: {', '.join(Auto().modes)}; 4 blocks of the "
+            "validation windows (forward: blocks 2-4 scored)\n\n" + to_markdown(shown(frame), floatfmt=".4f"))
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("--data", nargs="+", default=["national_illness", "exchange_rate"])
-    parser.add_argument("--models", default=DEFAULT_MEMBERS)
+    grid_arguments(parser, data=("national_illness", "exchange_rate"), models=DEFAULT_MEMBERS)
     args = parser.parse_args()
-    rows = []
-    for dataset in args.data:
-        horizons = load(dataset).spec.horizons
-        for horizon in sorted({horizons[0], horizons[-1]}):
-            rows += run_one(dataset, horizon, args.models)
-    frame = pd.DataFrame(rows)
-    markdown = (f"- members: {args.models}; auto's candidate modes: {', '.join(Auto().modes)}; 4 blocks of the "
-                "validation windows (forward: blocks 2-4 scored)\n\n" + to_markdown(frame, floatfmt=".4f"))
-    write_result("router_cv", "How auto chooses its mode, on data that took no part in its design", markdown,
-                 {"rows": rows}, echo=True)
+    grid = Grid("router_cv", "How auto chooses its mode, on data that took no part in its design",
+                lambda cell: run_cell(cell, args.models), lambda frame: report(frame, args.models))
+    frame = grid.run(shortest_and_longest(args.data), fresh=args.fresh)
+    print(report(frame, args.models))
+    print(f"wrote {grid.path.with_suffix('.md')}")
 
 
 if __name__ == "__main__":

@@ -19,7 +19,7 @@ import time
 import numpy as np
 import pandas as pd
 
-from experiments.grid import FOUR_HORIZONS, Cell, Grid, best_member, by_horizon, core_params, grid_arguments, member_rows
+from experiments.grid import FOUR_HORIZONS, Cell, Grid, by_horizon, core_params, grid_arguments, member_rows
 from hybrid.foundation.metrics import mae, mse
 from hybrid.product.evaluation import to_markdown, verdict
 from hybrid.product.fused import DEFAULT_MEMBERS

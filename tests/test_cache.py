@@ -1,5 +1,6 @@
 import json
 import time
+from pathlib import Path
 
 import numpy as np
 import pytest
@@ -131,3 +132,146 @@ def test_a_model_cached_from_validation_keeps_only_the_origins_scoring_and_the_r
     np.testing.assert_array_equal(cached.predict(data, scored), SeasonalNaive().fit(data).predict(data, scored))
     with pytest.raises(ValueError, match="origins must lie in"):
         cached.predict(data, data.origins("train")[:1])
+
+
+# --- keys from declared dependencies -----------------------------------------------------------
+
+TOY_MODEL = '''
+import numpy as np
+from hybrid.foundation.forecaster import Forecaster
+import toyhelper
+
+
+class Toy(Forecaster):
+    name = "toy"
+    uses = ("toyhelper",)
+
+    def __init__(self):
+        pass
+
+    def fit(self, data):
+        self.fitted_ = True
+        return self
+
+    def predict(self, data, origins):
+        return np.full((len(origins), data.horizon, data.n_channels), toyhelper.LEVEL)
+'''
+
+
+def _edit(path, cache_module):
+    """Change a module's source (a comment: the code runs the same) as a user's edit would, and
+    forget the hashes this process took, as the next process would."""
+    path.write_text(path.read_text() + "\n# edited\n")
+    cache_module.module_hash.cache_clear()
+
+
+def test_an_edit_to_a_used_module_makes_the_entry_unreachable_and_another_leaves_it(data, tmp_path, monkeypatch):
+    import hybrid.foundation.cache as cache_module
+
+    src = tmp_path / "src"
+    src.mkdir()
+    (src / "toymodel.py").write_text(TOY_MODEL)
+    (src / "toyhelper.py").write_text("LEVEL = 1.5\n")
+    (src / "toyother.py").write_text("UNRELATED = 0\n")
+    monkeypatch.syspath_prepend(str(src))
+    from toymodel import Toy
+
+    cache = ForecastCache(tmp_path / "forecasts")
+    assert not CachedForecaster(Toy(), cache).fit(data).from_cache_
+    assert CachedForecaster(Toy(), cache).fit(data).from_cache_
+    _edit(src / "toyother.py", cache_module)  # used by no model: the entry stays reachable
+    assert CachedForecaster(Toy(), cache).fit(data).from_cache_
+    _edit(src / "toyhelper.py", cache_module)  # declared in Toy.uses
+    assert not CachedForecaster(Toy(), cache).fit(data).from_cache_
+    _edit(src / "toymodel.py", cache_module)  # the model's own module
+    assert not CachedForecaster(Toy(), cache).fit(data).from_cache_
+    cache_module.module_hash.cache_clear()
+
+
+def test_the_cores_key_holds_its_modules_and_its_hint_models_keys(data, tmp_path, monkeypatch):
+    import hybrid.foundation.cache as cache_module
+    from hybrid.core.forecaster import TimeLLMForecaster
+
+    cache = ForecastCache(tmp_path)
+    hinted, plain = TimeLLMForecaster(hints="text", hint_models="linear"), TimeLLMForecaster(hints="stats")
+    before = {m: cache.key(data, m)[0] for m in (hinted, plain)}
+    real = cache_module.module_hash
+
+    def keys_after_editing(module):
+        monkeypatch.setattr(cache_module, "module_hash", lambda m: "edited" if m == module else real(m))
+        keys = {m: cache.key(data, m)[0] for m in (hinted, plain)}
+        monkeypatch.setattr(cache_module, "module_hash", real)
+        return keys
+
+    after = keys_after_editing("baselines.linear")  # the hint model's code: only the core that reads it changes
+    assert after[hinted] != before[hinted] and after[plain] == before[plain]
+    assert cache.key(data, hinted)[1]["reads"] == {"linear": cache.key(data, Linear())[0]}
+    for used in ("hybrid.foundation.periods", "hybrid.foundation.metrics", "hybrid.core.prompt"):
+        assert all(keys_after_editing(used)[m] != before[m] for m in (hinted, plain)), used
+    for unrelated in ("hybrid.core.explain", "baselines.arima", "hybrid.foundation.registry"):
+        assert keys_after_editing(unrelated) == before, unrelated
+
+
+def test_every_model_declares_the_project_modules_it_imports():
+    """What a model imports from the models floor or from the foundation's numeric modules (and
+    what those import in turn), it must declare in `uses`: otherwise an edit there would serve a
+    stale forecast. The foundation's other modules (data protocol, interface, cache) compute no
+    forecast: the module docstring of hybrid.foundation.cache says what covers them."""
+    import grimp
+
+    from hybrid.foundation import registry
+
+    graph = grimp.build_graph("hybrid", "baselines", "router")
+    numeric = {"hybrid.foundation.periods", "hybrid.foundation.metrics"}
+
+    def computes(module: str) -> bool:
+        return module in numeric or module.startswith(("baselines.", "router.", "hybrid.core."))
+
+    for name in registry.names():
+        cls = registry.model_class(name)
+        needed, todo = set(), [cls.__module__]
+        while todo:
+            for module in graph.find_modules_directly_imported_by(todo.pop()):
+                if computes(module) and module not in needed | {cls.__module__}:
+                    needed.add(module)
+                    todo.append(module)
+        assert needed <= set(cls.uses), f"{name} imports {sorted(needed - set(cls.uses))} without declaring them"
+
+
+# --- two writers at once -----------------------------------------------------------------------
+
+SHAPE = (300, 24, 8)
+
+
+def _writer(root: str, key: str, value: float, times: int) -> None:
+    cache = ForecastCache(Path(root))
+    for _ in range(times):
+        cache.save(key, np.full(SHAPE, value), {"seconds": 0})
+
+
+def _reader(root: str, key: str, times: int) -> None:
+    import warnings
+
+    cache = ForecastCache(Path(root))
+    warnings.simplefilter("error")  # a damaged entry warns: here it fails the process
+    for _ in range(times):
+        array = cache.load(key, SHAPE)
+        if array is not None:
+            assert len(np.unique(array)) == 1
+
+
+def test_two_processes_writing_one_entry_leave_one_whole_entry(tmp_path):
+    import multiprocessing
+
+    context = multiprocessing.get_context("spawn")
+    root, key = str(tmp_path / "forecasts"), "k" * 32
+    workers = [context.Process(target=_writer, args=(root, key, value, 40)) for value in (1.0, 2.0)]
+    workers.append(context.Process(target=_reader, args=(root, key, 200)))
+    for w in workers:
+        w.start()
+    for w in workers:
+        w.join(120)
+    assert [w.exitcode for w in workers] == [0, 0, 0]
+    final = ForecastCache(Path(root)).load(key, SHAPE)
+    assert final is not None and len(np.unique(final)) == 1 and final[0, 0, 0] in (1.0, 2.0)
+    assert not list(Path(root).glob(".tmp-*"))

@@ -180,3 +180,19 @@ def test_help_shows_the_cores_own_defaults_without_loading_torch():
     first, help_text = run.stdout.split("\n", 1)
     assert run.returncode == 0 and first == "False"
     assert f"backbone layers kept (default {CoreSettings.llm_layers})" in " ".join(help_text.split())
+
+
+def test_every_core_setting_has_a_flag_that_reaches_the_forecaster():
+    from hybrid.core.forecaster import SETTING_FIELDS, TimeLLMForecaster
+    from hybrid.product.cli import _core_params, build_parser
+
+    parser = build_parser()
+    defaults = _core_params(parser.parse_args(["fit"]))
+    assert {k: defaults[k] for k in SETTING_FIELDS} == {k: f.default for k, f in SETTING_FIELDS.items()}
+    args = parser.parse_args(["fit", "--patch-len", "12", "--no-cache-prompt", "--dropout", "0.2", "--prototypes",
+                              "50", "--val-stride", "3", "--time-budget", "60", "--period", "24", "--d-model", "8"])
+    core = TimeLLMForecaster(**_core_params(args))
+    assert (core.patch_len, core.cache_prompt, core.dropout, core.n_prototypes, core.val_stride, core.time_budget,
+            core.period, core.d_model) == (12, False, 0.2, 50, 3, 60.0, 24, 8)
+    with pytest.raises(TypeError, match="unknown parameters \\['patch'\\]"):
+        TimeLLMForecaster(patch=3)

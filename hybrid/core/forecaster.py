@@ -59,7 +59,7 @@ def _per_series(windows: np.ndarray) -> np.ndarray:
     return per_series(windows.astype(np.float32))
 
 
-def _series(data: SeriesBundle, origins: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+def series_windows(data: SeriesBundle, origins: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
     """Look-backs [C*N, L] and targets [C*N, H] of every (origin, channel)."""
     return _per_series(data.history(origins)), _per_series(data.future(origins))
 
