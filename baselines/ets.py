@@ -17,7 +17,8 @@ _FORMS = ((None, False, False), ("add", False, False), ("add", True, False),
           (None, False, True), ("add", False, True), ("add", True, True))
 
 
-def _model(y: np.ndarray, spec: dict, init: dict | None = None):
+def ets_model(y: np.ndarray, spec: dict, init: dict | None = None):
+    """statsmodels' ETSModel of the form `spec` on `y`: initialised by heuristic, or at `init`."""
     from statsmodels.tsa.exponential_smoothing.ets import ETSModel
 
     seasonal = spec["season"] > 1
@@ -35,7 +36,7 @@ def _choose(y: np.ndarray, season: int) -> dict:
         spec = {"trend": trend, "damped": damped, "season": season if seasonal else 1}
         with warnings.catch_warnings():
             warnings.simplefilter("ignore")
-            result = _model(y, spec).fit(disp=False)
+            result = ets_model(y, spec).fit(disp=False)
         if np.isfinite(result.aic) and (best is None or result.aic < best[0]):
             init = {"initial_level": float(result.initial_level)}
             if trend:
@@ -68,7 +69,7 @@ def _system(spec: dict) -> tuple[np.ndarray, np.ndarray]:
 def _smooth_forecast(y: np.ndarray, spec: dict, origins: np.ndarray, horizon: int) -> np.ndarray:
     with warnings.catch_warnings():
         warnings.simplefilter("ignore")
-        states = _model(y, spec, spec["init"]).smooth(spec["params"]).states  # row t: after y_t
+        states = ets_model(y, spec, spec["init"]).smooth(spec["params"]).states  # row t: after y_t
     after = origins - 1  # the state an origin forecasts from has seen rows < origin
     columns = [states[after, 0]]
     if spec["trend"] is not None:

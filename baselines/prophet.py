@@ -37,9 +37,10 @@ def _quiet():
             lg.disabled = was
 
 
-def _fit(train: tuple[pd.DatetimeIndex, np.ndarray], val: tuple[pd.DatetimeIndex, np.ndarray],
-         growths: tuple[str, ...], params: dict) -> tuple[object, str, dict[str, float]]:
-    """Fit one model per growth on train; keep the one with the lowest MSE on the val rows."""
+def fit_prophet(train: tuple[pd.DatetimeIndex, np.ndarray], val: tuple[pd.DatetimeIndex, np.ndarray],
+                growths: tuple[str, ...], params: dict) -> tuple[object, str, dict[str, float]]:
+    """Prophet fitted once per growth on train; the one with the lowest MSE on the val rows, its
+    growth and every growth's MSE."""
     with _quiet():
         from prophet import Prophet as _Prophet
 
@@ -89,7 +90,7 @@ class Prophet(Forecaster):
         tasks = [((data.timestamps[train], data.values[train, c]), (data.timestamps[val], data.values[val, c]),
                   self.growths, params) for c in range(data.n_channels)]
         with _quiet():  # the models come back unpickled here, which imports prophet here too
-            fitted = map_channels(_fit, tasks, self.n_jobs)
+            fitted = map_channels(fit_prophet, tasks, self.n_jobs)
         self.models_ = [f[0] for f in fitted]
         self.growth_ = [f[1] for f in fitted]
         self.val_mse_by_growth_ = [f[2] for f in fitted]

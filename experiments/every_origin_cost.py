@@ -42,17 +42,17 @@ def _refit_arima(model, data: SeriesBundle, t: int, c: int) -> None:
 
 
 def _refit_ets(model, data: SeriesBundle, t: int, c: int) -> None:
-    from baselines.ets import _model
+    from baselines.ets import ets_model
 
     spec = model.specs_[c]
-    _model(data.values[:t, c], spec).fit(disp=False).forecast(data.horizon)
+    ets_model(data.values[:t, c], spec).fit(disp=False).forecast(data.horizon)
 
 
 def _refit_prophet(model, data: SeriesBundle, t: int, c: int) -> None:
-    from baselines.prophet import _fit
+    from baselines.prophet import fit_prophet
 
     rows = slice(t - data.horizon, t)  # a stand-in val slice: the selection is not what is timed
-    _fit((data.timestamps[:t], data.values[:t, c]), (data.timestamps[rows], data.values[rows, c]),
+    fit_prophet((data.timestamps[:t], data.values[:t, c]), (data.timestamps[rows], data.values[rows, c]),
          (model.growth_[c],), {"changepoint_prior_scale": model.changepoint_prior_scale,
                                "seasonality_mode": model.seasonality_mode})
 

@@ -132,7 +132,7 @@ def test_arima_every_origin_equals_a_per_origin_forecast(daily):
 
 
 def test_ets_every_origin_equals_a_per_origin_forecast(daily):
-    from baselines.ets import _model
+    from baselines.ets import ets_model
 
     model = ETS(n_jobs=1).fit(daily)
     assert model.season_ == 7
@@ -140,7 +140,7 @@ def test_ets_every_origin_equals_a_per_origin_forecast(daily):
     forecast = model.predict(daily, origins)
     for c, spec in enumerate(model.specs_):
         for i, t in enumerate(origins):
-            expected = _model(daily.values[:t, c], spec, spec["init"]).smooth(spec["params"]).forecast(daily.horizon)
+            expected = ets_model(daily.values[:t, c], spec, spec["init"]).smooth(spec["params"]).forecast(daily.horizon)
             np.testing.assert_allclose(forecast[i, :, c], expected, atol=1e-9, rtol=0)
 
 
