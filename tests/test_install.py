@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import os
+import shutil
 import subprocess
 import sys
 import sysconfig
@@ -12,8 +13,13 @@ REPO = Path(__file__).resolve().parents[1]
 
 
 def test_the_wheel_installs_and_fits_etth1_from_outside_the_repo(tmp_path):
+    # built from a copy: setuptools builds in the source tree, and a build/ left there by an earlier
+    # build would carry modules deleted since into the wheel
+    source = tmp_path / "source"
+    shutil.copytree(REPO, source, symlinks=True,
+                    ignore=shutil.ignore_patterns(".git", ".venv", "build", "*.egg-info", "runs", "results", "__pycache__"))
     wheels = tmp_path / "wheels"
-    subprocess.run([sys.executable, "-m", "pip", "wheel", str(REPO), "--no-deps", "-q", "-w", str(wheels)],
+    subprocess.run([sys.executable, "-m", "pip", "wheel", str(source), "--no-deps", "-q", "-w", str(wheels)],
                    check=True, capture_output=True, cwd=tmp_path)
     (wheel,) = wheels.glob("hybrid-*.whl")
     venv = tmp_path / "venv"
