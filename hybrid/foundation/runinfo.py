@@ -28,13 +28,16 @@ def package_versions() -> dict[str, str]:
 
 
 def git_commit() -> str:
-    """The commit of the working tree, with '+dirty' when it has uncommitted changes."""
+    """The commit of the working tree, with '+dirty' when its code has uncommitted changes (the
+    benchmarks' own results, rewritten as they run, are not code: a run that follows another
+    before its results are committed still ran the committed code)."""
     def git(*args: str) -> str:
         return subprocess.run(["git", "-C", str(SOURCE_ROOT), *args], capture_output=True,
                               text=True, check=True).stdout.strip()
     try:
         commit = git("rev-parse", "HEAD")
-        return commit + ("+dirty" if git("status", "--porcelain", "--untracked-files=no") else "")
+        return commit + ("+dirty" if git("status", "--porcelain", "--untracked-files=no", "--", ".",
+                                               ":(exclude)experiments/results") else "")
     except (OSError, subprocess.CalledProcessError):
         return "unknown"
 
