@@ -8,9 +8,9 @@ import warnings
 
 import numpy as np
 
-from hybrid.foundation.cache import memo_json
 from baselines.parallel import map_channels
 from baselines.statespace import state_space_forecast
+from hybrid.foundation.cache import memo_json
 from hybrid.foundation.data import SeriesBundle
 from hybrid.foundation.forecaster import Forecaster
 

@@ -137,7 +137,7 @@ def grid_arguments(parser: argparse.ArgumentParser, data: Sequence[str], horizon
     if core is not None:
         add_flags(parser.add_argument_group("the core's budget"), TrainConfig, "core-", only=CORE_FLAGS,
                   defaults=core)
-    parser.add_argument("--fresh", action="store_true", help="recompute the cells stored by earlier runs")
+    fresh_argument(parser)
 
 
 def core_params(args: argparse.Namespace) -> dict[str, Any]:

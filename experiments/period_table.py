@@ -33,8 +33,16 @@ from typing import Any
 
 import pandas as pd
 
-from experiments.grid import Cell, Grid, best_member, core_params, grid_arguments, in_order, member_rows, \
-    shortest_and_longest
+from experiments.grid import (
+    Cell,
+    Grid,
+    best_member,
+    core_params,
+    grid_arguments,
+    in_order,
+    member_rows,
+    shortest_and_longest,
+)
 from hybrid.core.config import TrainConfig
 from hybrid.foundation.data import SeriesBundle
 from hybrid.foundation.metrics import mae, mse

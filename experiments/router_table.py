@@ -19,7 +19,7 @@ import time
 import numpy as np
 import pandas as pd
 
-from experiments.grid import FOUR_HORIZONS, Cell, Grid, by_horizon, core_params, grid_arguments, member_rows
+from experiments.grid import FOUR_HORIZONS, Cell, Grid, by_horizon, core_params, grid_arguments, member_rows, shown
 from hybrid.foundation.metrics import mae, mse
 from hybrid.product.evaluation import to_markdown, verdict
 from hybrid.product.fused import DEFAULT_MEMBERS
@@ -88,7 +88,7 @@ def report(frame: pd.DataFrame, header: str) -> str:
         lines.append(f"- {dataset}: default fused against the best single member: {verdicts}. Mean test MSE "
                      f"{mean:.4f}{judged}")
     choices = frame[frame.model == "auto (default)"][["dataset", "horizon", "chose"]]
-    every = frame.drop(columns=["chose", "config", "commit", "cell_seconds", "cell_peak_mib"], errors="ignore")
+    every = shown(frame, "chose")
     return (header + "## Test MSE by horizon (mean over the horizons; mean MAE last)\n\n"
             + to_markdown(by_horizon(frame, "test_mse", "test_mae", sort=False))
             + "\n\n" + "\n".join(lines)

@@ -7,8 +7,8 @@ import pytest
 from baselines import ARIMA, ETS, DLinear, LightGBM, Linear, SeasonalNaive
 from baselines.linear import moving_average
 from baselines.statespace import state_space_forecast
-from hybrid.foundation.data import load
 from hybrid.foundation import registry
+from hybrid.foundation.data import load
 from hybrid.foundation.forecaster import NotFittedError
 from tests.conftest import wide_frame
 

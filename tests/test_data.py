@@ -7,8 +7,8 @@ import pytest
 
 from hybrid.foundation.data import DatasetSpec, Scaler, detect_frequency, load, make_split, resolve, take_rows
 from hybrid.foundation.data.datasets import download
-from hybrid.foundation.paths import file_hash
 from hybrid.foundation.errors import InputError
+from hybrid.foundation.paths import file_hash
 from tests.conftest import wide_frame
 
 

@@ -2,12 +2,12 @@ import numpy as np
 import pandas as pd
 import pytest
 
-from hybrid.product.cli import main
 from hybrid.foundation.data import load
 from hybrid.foundation.errors import InputError
-from hybrid.foundation.registry import make_models, with_periods
-from hybrid.product.fused import HybridForecaster
 from hybrid.foundation.periods import calendar_periods, dataset_periods, detect_periods, period_patching, periodogram
+from hybrid.foundation.registry import make_models, with_periods
+from hybrid.product.cli import main
+from hybrid.product.fused import HybridForecaster
 from hybrid.product.select import select
 
 

@@ -7,12 +7,12 @@ import pandas as pd
 import pytest
 
 from hybrid.foundation.data import load
-from hybrid.product.fused import HybridForecaster
 from hybrid.foundation.metrics import mse
+from hybrid.product.fused import HybridForecaster
+from hybrid.product.select import select
 from router.features import feature_docs, window_features
 from router.routers import Auto, InverseError, Learned, Median, RankVote, Rules, Stacked, make_router
 from router.rows import RouterRows
-from hybrid.product.select import select
 from tests.conftest import wide_frame
 
 PERIODS = (24,)

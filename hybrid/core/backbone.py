@@ -18,8 +18,8 @@ import torch
 from torch import nn
 
 from hybrid.core.config import PRECISIONS, CoreSettings
-from hybrid.foundation.paths import cache_dir
 from hybrid.foundation.errors import InputError
+from hybrid.foundation.paths import cache_dir
 
 NAMES = ("smollm2-135m", "minilm", "tiny-random-llama", "none")
 # The backbone reads about 64 patches after a short prefix: at that length the written-out

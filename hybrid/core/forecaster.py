@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import dataclasses
 import json
 from collections.abc import Sequence
 from functools import partial
@@ -24,10 +23,11 @@ from hybrid.foundation.data import SeriesBundle, per_series
 from hybrid.foundation.errors import InputError
 from hybrid.foundation.forecaster import Forecaster
 from hybrid.foundation.periods import period_patching
+from hybrid.foundation.settings import cli_fields
 
 # The forecaster's parameters: every user-set field of the core's settings (hybrid.core.config),
 # then what changes no forecast.
-SETTING_FIELDS = {f.name: f for cls in SETTINGS for f in dataclasses.fields(cls) if f.metadata["cli"]}
+SETTING_FIELDS = {f.name: f for cls in SETTINGS for f in cli_fields(cls)}
 RUNTIME_PARAMS = {"cache_hints": True, "checkpoint_dir": None, "progress": True}
 
 # Words a forecaster's vocabulary should hold whatever its size (the condensed vocabulary).
@@ -98,7 +98,8 @@ class TimeLLMForecaster(Forecaster):
     """
 
     name = "timellm"
-    period_param = "period"  # timellm@24: patches follow a period of 24 steps (hybrid.foundation.periods.period_patching)
+    # timellm@24: patches follow a period of 24 steps (hybrid.foundation.periods.period_patching)
+    period_param = "period"
     keeps_unperiodised = True  # its fixed 16/8 patches are a patching of their own, for validation to weigh
     cache_ignores = tuple(RUNTIME_PARAMS)
     cache_from = "val"  # nothing reads the core's training forecasts: on ETT they are 58% of every origin
@@ -122,7 +123,7 @@ class TimeLLMForecaster(Forecaster):
 
     def settings(self, cls: type) -> dict[str, Any]:
         """This instance's values of the fields of one settings dataclass (`TrainConfig`, ...)."""
-        return {f.name: getattr(self, f.name) for f in dataclasses.fields(cls) if f.name in SETTING_FIELDS}
+        return {f.name: getattr(self, f.name) for f in cli_fields(cls)}
 
     def reads(self) -> list[Forecaster]:
         return [registry.model_class(name)() for name in self._hint_names()]

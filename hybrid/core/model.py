@@ -11,8 +11,8 @@ from torch import nn
 from tqdm.auto import tqdm
 
 from hybrid.core.backbone import Backbone
-from hybrid.core.head import OutputHead
 from hybrid.core.config import HINT_MODES, Architecture
+from hybrid.core.head import OutputHead
 from hybrid.core.patch import PatchEmbedding, n_patches
 from hybrid.core.prompt import PromptBuilder
 from hybrid.core.prototypes import TextPrototypes

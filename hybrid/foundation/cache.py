@@ -33,18 +33,18 @@ import os
 import tempfile
 import time
 import warnings
-from functools import lru_cache
-from pathlib import Path
 from collections.abc import Iterator
 from contextlib import contextmanager
+from functools import lru_cache
+from pathlib import Path
 from typing import Any
 
 import numpy as np
 
 from hybrid.foundation.data import SeriesBundle, take_rows
-from hybrid.foundation.paths import cache_dir, file_hash
 from hybrid.foundation.forecaster import Forecaster
 from hybrid.foundation.metrics import track_origins
+from hybrid.foundation.paths import cache_dir, file_hash
 
 FORMAT = 3  # 2: float64 arrays; 3: keys from declared dependencies
 
@@ -120,8 +120,7 @@ class ForecastCache:
 
     def load(self, key: str, shape: tuple[int, ...]) -> np.ndarray | None:
         """The array stored under `key`, or None if absent; a damaged entry warns and is None."""
-        meta_path, array_path = self.root / f"{key}.json", self.root / f"{key}.npy"
-        if not meta_path.exists():
+        if not (self.root / f"{key}.json").exists():
             return None
         with self._lock(key, exclusive=False):
             return self._checked(key, shape)

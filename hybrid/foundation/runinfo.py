@@ -7,7 +7,6 @@ import platform
 import subprocess
 import sys
 from importlib import metadata
-
 from pathlib import Path
 
 # the source tree this module was loaded from; an installed copy has no git checkout: commit 'unknown'

@@ -56,13 +56,16 @@ def _data_arguments(parser: argparse.ArgumentParser) -> None:
                         "take the first value; interpolate: linear) instead of refusing the data")
 
 
+def _core_settings(training: bool) -> tuple[tuple[type, tuple[str, ...] | None], ...]:
+    """The core's settings classes (hybrid.core.config) and the fields a command takes of each: with
+    `training`, all; else (explain trains nothing) only the seed of its untrained core."""
+    return (CoreSettings, None), (Architecture, None), (TrainConfig, None if training else ("seed",))
+
+
 def _core_arguments(parser: argparse.ArgumentParser, title: str, training: bool = True) -> None:
-    """The core's settings (hybrid.core.config); with `training`, also how it is trained (explain
-    trains nothing, but seeds its untrained core)."""
     core = parser.add_argument_group(title)
-    add_flags(core, CoreSettings)
-    add_flags(core, Architecture)
-    add_flags(core, TrainConfig, only=None if training else ("seed",))
+    for cls, only in _core_settings(training):
+        add_flags(core, cls, only=only)
     if training:
         core.add_argument("--checkpoint-dir", type=Path, help="keep best/last checkpoints here (safetensors + JSON)")
 
@@ -179,9 +182,8 @@ def build_parser() -> argparse.ArgumentParser:
 def _core_params(args: argparse.Namespace) -> dict:
     """The core's constructor parameters from the command line."""
     training = args.command != "explain"
-    params = {**flag_values(args, CoreSettings), **flag_values(args, Architecture),
-              **flag_values(args, TrainConfig, only=None if training else ("seed",)),
-              "progress": not getattr(args, "quiet", False)}
+    params = {k: v for cls, only in _core_settings(training) for k, v in flag_values(args, cls, only=only).items()}
+    params["progress"] = not getattr(args, "quiet", False)
     if training:
         params["checkpoint_dir"] = str(args.checkpoint_dir) if args.checkpoint_dir else None
     return params
@@ -299,9 +301,9 @@ def fused_verdict(wide, fused: HybridForecaster) -> str:
     """Whether the fused row beats the best single model on test, and how the router chose."""
     test = wide.set_index("model").test_mse
     singles = test.drop(fused.name)
-    best = singles.idxmin()
-    return (f"hybrid {verdict(test[fused.name], singles.min())} the best single model ({best}): test MSE {test[fused.name]:.4f} against "
-            f"{singles.min():.4f}.\nrouter: {fused.router_.describe()}"
+    best, fused_mse = singles.idxmin(), test[fused.name]
+    return (f"hybrid {verdict(fused_mse, singles.min())} the best single model ({best}): test MSE {fused_mse:.4f} "
+            f"against {singles.min():.4f}.\nrouter: {fused.router_.describe()}"
             + (f"\nperiods, by their mean weight on the validation windows: {periods}"
                if (periods := fused.describe_periods(fused.val_weights_)) else ""))
 

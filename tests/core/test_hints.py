@@ -10,9 +10,9 @@ from baselines import Linear, SeasonalNaive
 from hybrid.core.backbone import Backbone, load_backbone
 from hybrid.core.forecaster import TimeLLMForecaster
 from hybrid.core.hints import HintTable, forward_folds
-from hybrid.foundation.metrics import recent_errors, window_errors
 from hybrid.core.prompt import PromptBuilder, hint_summaries, window_statistics
 from hybrid.foundation.data import load
+from hybrid.foundation.metrics import recent_errors, window_errors
 from tests.conftest import wide_frame
 
 TINY = dict(backbone="tiny-random-llama", n_prototypes=16, d_ff=32, d_model=16, n_heads=2, progress=False,

@@ -4,7 +4,6 @@ import pytest
 import torch
 
 from hybrid.core.backbone import load_backbone, resolve_dtype
-from hybrid.foundation.errors import InputError
 from hybrid.core.head import OutputHead
 from hybrid.core.model import CoreConfig, TimeLLM
 from hybrid.core.patch import PatchEmbedding, n_patches
@@ -12,6 +11,7 @@ from hybrid.core.prompt import PromptBuilder, WindowStatistics, window_statistic
 from hybrid.core.prototypes import TextPrototypes
 from hybrid.core.reprogramming import ReprogrammingLayer
 from hybrid.core.revin import RevIN
+from hybrid.foundation.errors import InputError
 
 
 @pytest.fixture(scope="module")

@@ -65,7 +65,8 @@ def download(spec: DatasetSpec, dest_dir: Path) -> Path:
     except OSError as exc:
         raise InputError(
             f"{spec.name} is not on disk and could not be downloaded from {spec.url} ({exc}); "
-            f"put {spec.file} in one of: {', '.join(map(str, data_dirs()))}"
+            f"put {spec.file} in a folder named by $HYBRID_DATA_DIR (looked in: {', '.join(map(str, data_dirs()))}), "
+            "or pass its path as --data"
         ) from exc
     finally:
         if os.path.exists(tmp):
