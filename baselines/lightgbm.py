@@ -8,6 +8,7 @@ import numpy as np
 
 from hybrid.foundation.data import SeriesBundle
 from hybrid.foundation.forecaster import Forecaster
+from hybrid.foundation.state import Document
 
 LAGS = (*range(2, 25), 36, 48, 72, 96, 120, 144, 168, 336, 504)
 ROLLING = (6, 24, 168)
@@ -100,6 +101,17 @@ class LightGBM(Forecaster):
             )
             self.boosters_.append(booster)
             self.best_rounds_.append(booster.best_iteration)
+        return self
+
+    def state(self) -> dict:
+        # the boosters in LightGBM's own text format, each cut at its best iteration
+        return {**super().state(), "boosters_": [Document(b.model_to_string()) for b in self.boosters_]}
+
+    def set_state(self, state: dict) -> "LightGBM":
+        import lightgbm as lgb
+
+        super().set_state(state)
+        self.boosters_ = [lgb.Booster(model_str=d.text) for d in state["boosters_"]]
         return self
 
     def predict(self, data: SeriesBundle, origins: np.ndarray) -> np.ndarray:

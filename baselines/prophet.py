@@ -12,6 +12,7 @@ import pandas as pd
 from baselines.parallel import map_channels
 from hybrid.foundation.data import SeriesBundle
 from hybrid.foundation.forecaster import Forecaster
+from hybrid.foundation.state import Document
 
 VERBOSE_ENV = "HYBRID_VERBOSE"  # "1": let Prophet and cmdstanpy log (set by `hybrid --verbose`)
 
@@ -94,6 +95,20 @@ class Prophet(Forecaster):
         self.models_ = [f[0] for f in fitted]
         self.growth_ = [f[1] for f in fitted]
         self.val_mse_by_growth_ = [f[2] for f in fitted]
+        return self
+
+    def state(self) -> dict:
+        from prophet.serialize import model_to_json
+
+        # each channel's model as Prophet's own JSON
+        return {**super().state(), "models_": [Document(model_to_json(m), ".json") for m in self.models_]}
+
+    def set_state(self, state: dict) -> "Prophet":
+        with _quiet():
+            from prophet.serialize import model_from_json
+
+            super().set_state(state)
+            self.models_ = [model_from_json(d.text) for d in state["models_"]]
         return self
 
     def predict(self, data: SeriesBundle, origins: np.ndarray) -> np.ndarray:

@@ -19,6 +19,7 @@ import numpy as np
 from scipy import optimize
 
 from hybrid.foundation.metrics import mse
+from hybrid.foundation.state import Document, Stateful
 from router.rows import CHUNK, RouterRows
 
 
@@ -47,7 +48,7 @@ class FeatureScaler:
         return (self.fill(x) - self.mean) / self.std
 
 
-class Router(ABC):
+class Router(Stateful, ABC):
     """One mode of the router. The constructor stores parameters; `fit` learns; the rest read."""
 
     name: ClassVar[str]
@@ -263,6 +264,34 @@ class Rules(Router):
                 for node in self.tree_.decision_path(x).indices
                 if tree.children_left[node] != tree.children_right[node]]  # not the leaf
 
+    def state(self) -> dict:
+        # the tree's arrays (sklearn's own state, its structured node array split by field)
+        tree = self.tree_.tree_.__getstate__()
+        nodes = tree["nodes"]
+        return {**super().state(), "tree_": {
+            "params": self.tree_.get_params(), "n_features": int(self.tree_.n_features_in_),
+            "classes": self.tree_.classes_, "max_depth": int(tree["max_depth"]), "node_count": int(tree["node_count"]),
+            "nodes": {f: nodes[f] for f in nodes.dtype.names}, "values": tree["values"]}}
+
+    def set_state(self, state: dict) -> "Rules":
+        from sklearn.tree import DecisionTreeClassifier
+        from sklearn.tree._tree import NODE_DTYPE, Tree
+
+        saved = state["tree_"]
+        super().set_state(state)
+        nodes = np.zeros(saved["node_count"], dtype=NODE_DTYPE)
+        for field, values in saved["nodes"].items():
+            nodes[field] = values
+        classes = np.asarray(saved["classes"])
+        tree = Tree(saved["n_features"], np.array([len(classes)], dtype=np.intp), 1)
+        tree.__setstate__({"max_depth": saved["max_depth"], "node_count": saved["node_count"], "nodes": nodes,
+                           "values": np.ascontiguousarray(saved["values"])})
+        clf = DecisionTreeClassifier(**saved["params"])
+        clf.tree_, clf.classes_, clf.n_classes_ = tree, classes, len(classes)
+        clf.n_outputs_, clf.n_features_in_, clf.max_features_ = 1, saved["n_features"], saved["n_features"]
+        self.tree_ = clf
+        return self
+
     def describe(self) -> str:
         return f"rules: a decision tree of depth {self.tree_.get_depth()} with {self.tree_.get_n_leaves()} leaves"
 
@@ -310,14 +339,18 @@ class Learned(Router):
             self._fit_torch(fit, stop)
         return self
 
+    def _network(self, n_features: int, n_models: int):
+        import torch
+
+        layers = ([torch.nn.Linear(n_features, self.hidden), torch.nn.GELU(), torch.nn.Linear(self.hidden, n_models)]
+                  if self.learner == "mlp" else [torch.nn.Linear(n_features, n_models)])
+        return torch.nn.Sequential(*layers)
+
     def _fit_torch(self, fit: tuple, stop: tuple) -> None:
         import torch
 
         torch.manual_seed(self.seed)
-        n_features, n_models = fit[0].shape[1], fit[1].shape[1]
-        layers = ([torch.nn.Linear(n_features, self.hidden), torch.nn.GELU(), torch.nn.Linear(self.hidden, n_models)]
-                  if self.learner == "mlp" else [torch.nn.Linear(n_features, n_models)])
-        net = torch.nn.Sequential(*layers)
+        net = self._network(fit[0].shape[1], fit[1].shape[1])
         torch.nn.init.zeros_(net[-1].weight)
         torch.nn.init.zeros_(net[-1].bias)
         fit, stop = ([torch.tensor(a, dtype=torch.float32) for a in part] for part in (fit, stop))
@@ -405,6 +438,30 @@ class Learned(Router):
         moved = w[chosen] - self._weights_of(probes)[:, chosen]
         order = np.argsort(-np.abs(moved))[:top]
         return [(rows.feature_names[j], float(moved[j])) for j in order]
+
+    def state(self) -> dict:
+        state = super().state()
+        if self.learner == "lightgbm":
+            state["booster_"] = Document(self.booster_.model_to_string())
+        else:  # the network's weights; its shape follows from them
+            state["net_"] = {k: v.numpy() for k, v in self.net_.state_dict().items()}
+        return state
+
+    def set_state(self, state: dict) -> "Learned":
+        super().set_state(state)
+        if self.learner == "lightgbm":
+            import lightgbm as lgb
+
+            self.booster_ = lgb.Booster(model_str=state["booster_"].text)
+            return self
+        import torch
+
+        weights = {k: torch.tensor(v) for k, v in state["net_"].items()}
+        last = weights["0.weight"] if self.learner == "linear" else weights["2.weight"]
+        self.net_ = self._network(weights["0.weight"].shape[1], last.shape[0])
+        self.net_.load_state_dict(weights)
+        self.net_.eval()
+        return self
 
     def describe(self) -> str:
         kind = {"mlp": f"one hidden layer of {self.hidden}", "linear": "a linear map",

@@ -15,7 +15,7 @@ from dataclasses import dataclass, replace
 import numpy as np
 
 from hybrid.foundation.data import SeriesBundle, per_series, take_rows
-from hybrid.foundation.metrics import TRACK_WINDOWS, recent_errors, track_origins, window_errors
+from hybrid.foundation.metrics import TRACK_WINDOWS, recent_errors, window_errors
 from hybrid.foundation.periods import calendar_periods
 from router.features import feature_docs, forecaster_features, window_features
 

@@ -252,6 +252,34 @@ class TimeLLMForecaster(Forecaster):
         self.history_, self.best_val_ = meta["history"], meta["best_val"]
         return self
 
+    def state(self) -> dict[str, Any]:
+        """The fitted state without the frozen backbone (loaded again from its package): the
+        trainable weights (float32 arrays), the model's shape and prompt, the hint table. Hint
+        models read from the cache are not kept: their forecasts are in the hint table, and such a
+        core forecasts the data it was fitted on only."""
+        state = super().state()
+        model = state.pop("model_")
+        state["model_"] = {"config": model.config, "description": model.prompt.description,
+                           "weights": {n: p.detach().float().numpy() for n, p in model.named_parameters()
+                                       if p.requires_grad}}
+        if self.cache_hints:
+            state["hint_forecasters_"] = []
+        return state
+
+    def set_state(self, state: dict[str, Any]) -> "TimeLLMForecaster":
+        saved = state["model_"]
+        super().set_state({k: v for k, v in state.items() if k != "model_"})
+        backbone = load_backbone(self.backbone, self.llm_layers, resolve_dtype(self.precision))
+        vocab_ids = (condensed_vocabulary(backbone.tokenizer, len(backbone.word_embeddings), self.vocab_size)
+                     if self.vocab_size else None)
+        model = TimeLLM(saved["config"], backbone, saved["description"], vocab_ids)
+        params = dict(model.named_parameters())
+        with torch.no_grad():
+            for name, weights in saved["weights"].items():
+                params[name].copy_(torch.from_numpy(np.asarray(weights)))
+        self.model_ = model.eval()
+        return self
+
     def nearest_words(self, top: int = 5) -> list[list[str]]:
         """For each learned text prototype, the `top` vocabulary tokens closest to it (cosine)."""
         self.check_fitted()

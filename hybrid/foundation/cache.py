@@ -42,7 +42,7 @@ from typing import Any
 import numpy as np
 
 from hybrid.foundation.data import SeriesBundle, take_rows
-from hybrid.foundation.forecaster import Forecaster
+from hybrid.foundation.forecaster import Forecaster, NotFittedError
 from hybrid.foundation.metrics import track_origins
 from hybrid.foundation.paths import cache_dir, file_hash
 
@@ -242,6 +242,18 @@ class CachedForecaster(Forecaster):
         self.n_origins_ = len(origins)
         self.fingerprint_ = parts["data"]
         return self
+
+    def fitted_model(self, data: SeriesBundle) -> Forecaster:
+        """The wrapped model fitted on `data`, the data these forecasts are of (to save it, or to
+        forecast other data): where they were read from the cache, it is fitted now."""
+        self.check_fitted()
+        if data.fingerprint() != self.fingerprint_:
+            raise ValueError(f"{self.name} was fitted on other data")
+        try:
+            self.model.check_fitted()
+        except NotFittedError:
+            self.model.fit(data)
+        return self.model
 
     @property
     def forecasts_(self) -> np.ndarray:

@@ -17,7 +17,8 @@ and the router, the hints and the experiments see nothing else. The contract:
 
 Adding a model is one new class with a unique `name` and one line in `hybrid.foundation.registry`.
 What its cached forecasts depend on is declared on the class (`version`, `uses`, `reads`; see
-`hybrid.foundation.cache`).
+`hybrid.foundation.cache`). Its fitted state is saved as JSON and arrays (`hybrid.foundation.state`):
+a model holding a library object overrides `state` and `set_state`.
 """
 
 from __future__ import annotations
@@ -29,13 +30,14 @@ from typing import Any, ClassVar
 import numpy as np
 
 from hybrid.foundation.data import SeriesBundle
+from hybrid.foundation.state import Stateful
 
 
 class NotFittedError(RuntimeError):
     """`predict` was called before `fit`."""
 
 
-class Forecaster(ABC):
+class Forecaster(Stateful, ABC):
     name: ClassVar[str]
     # constructor parameters that change no forecast (progress bars, where checkpoints go)
     cache_ignores: ClassVar[tuple[str, ...]] = ()

@@ -7,6 +7,7 @@ The members learn from the training rows; the router learns from the validation 
 
 from __future__ import annotations
 
+import dataclasses
 from collections.abc import Mapping, Sequence
 from typing import Any
 
@@ -84,28 +85,57 @@ class HybridForecaster(Forecaster):
         return tuple(sorted({*calendar_periods(data.freq, data.seq_len // 2),
                              *(p for p in followed if p is not None and 1 < p <= data.seq_len // 2)}))
 
-    def fit_members(self, data: SeriesBundle) -> "HybridForecaster":
-        """Fit the members only (unless `prefit`); `fit` does this and then fits the router."""
+    def fit_members(self, data: SeriesBundle, drop_failing: bool = False) -> "HybridForecaster":
+        """Fit the members only (unless `prefit`); `fit` does this and then fits the router.
+
+        With `drop_failing`, a member that cannot fit this data or forecast from the first origin
+        the router reads (a season longer than the look-back, too short a series) is left out
+        and its reason kept in `dropped_`; the caller says so."""
         if self.mode not in MODES:
             raise InputError(f"unknown router mode '{self.mode}'; known: {', '.join(MODES)}")
         members = self._members()
+        self.dropped_: dict[str, str] = {}
         if not self.prefit:
+            first = track_origins(data, data.origins("val"))[:1]
             bar = tqdm(members, desc="members", unit="model", disable=not self.progress, leave=False)
             for member in bar:
                 bar.set_postfix_str(member.label)
-                member.fit(data)
+                try:
+                    member.fit(data)
+                    if drop_failing:
+                        member.predict(data, first)
+                except (ValueError, InputError) as exc:
+                    if not drop_failing:
+                        raise
+                    self.dropped_[member.label] = str(exc).splitlines()[0]
+        self._keep([m for m in members if m.label not in self.dropped_])
+        return self
+
+    def _keep(self, members: list[Forecaster]) -> None:
+        if not members:
+            raise InputError("no member can forecast this data: "
+                             + "; ".join(f"{k}: {v}" for k, v in self.dropped_.items()))
         self.members_ = members
         self.member_names_ = tuple(m.label for m in members)
         self.from_cache_ = all(getattr(m, "from_cache_", False) for m in members)  # every member's forecasts read
+
+    def drop(self, labels: Sequence[str]) -> "HybridForecaster":
+        """Leave out fitted members (those another dataset's fit dropped, so that one router serves both)."""
+        self._keep([m for m in self.members_ if m.label not in labels])
         return self
 
     def fit(self, data: SeriesBundle) -> "HybridForecaster":
         self.fit_members(data)
         val = self.rows(data, data.origins("val"), with_target=True)
-        self.router_: Router = make_router(self.mode, self.seed).fit(val)
-        self.val_mse_ = {**dict(zip(self.member_names_, map(float, self.router_.mean_error_))),
-                         self.name: mse(val.target, self.router_.fuse(val))}
-        self.val_weights_ = dict(zip(self.member_names_, map(float, self.router_.weights(val).mean(0))))
+        return self.use_router(make_router(self.mode, self.seed).fit(val), val)
+
+    def use_router(self, router: Router, val: RouterRows) -> "HybridForecaster":
+        """Fuse with `router` (fitted on these members' validation rows `val`, or on rows pooled
+        with other datasets' by `fit_pooled`); the members' and the fused MSE on `val` are kept."""
+        self.router_ = router
+        self.val_mse_ = {**dict(zip(self.member_names_, map(float, val.errors().mean(0)))),
+                         self.name: mse(val.target, router.fuse(val))}
+        self.val_weights_ = dict(zip(self.member_names_, map(float, router.weights(val).mean(0))))
         return self
 
     def period_groups(self) -> dict[str, list[str]]:
@@ -138,3 +168,26 @@ class HybridForecaster(Forecaster):
         self.check_fitted()
         rows = self.rows(data, np.asarray(origins))
         return from_series(self.router_.weights(rows), data.n_channels)
+
+
+def pooled_validation(engines: Sequence[HybridForecaster], bundles: Sequence[SeriesBundle]) -> list[RouterRows]:
+    """Each dataset's validation rows (members fitted), origins counted from its first validation
+    origin: pooled series keep their own time, and the held-back blocks of the router's
+    cross-validation are the latest windows of each."""
+    parts = []
+    for engine, data in zip(engines, bundles):
+        part = engine.rows(data, data.origins("val"), with_target=True)
+        parts.append(dataclasses.replace(part, origin=part.origin - data.origins("val")[0]))
+    return parts
+
+
+def fit_pooled(engines: Sequence[HybridForecaster], bundles: Sequence[SeriesBundle]) -> tuple[Router, RouterRows]:
+    """One router for several datasets (their members fitted by `fit_members`), learned from
+    the validation rows of all of them together; each engine then fuses with it. Returns the
+    router and the pooled rows (series numbered on across the datasets)."""
+    parts = pooled_validation(engines, bundles)
+    val = RouterRows.concat(parts)
+    router = make_router(engines[0].mode, engines[0].seed).fit(val)
+    for engine, part in zip(engines, parts):
+        engine.use_router(router, part)
+    return router, val

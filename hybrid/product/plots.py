@@ -9,6 +9,7 @@ import matplotlib
 
 matplotlib.use("Agg")  # files only: no screen on the machines this runs on
 import matplotlib.pyplot as plt  # noqa: E402
+import pandas as pd  # noqa: E402
 
 from hybrid.foundation.data import SeriesBundle  # noqa: E402
 from hybrid.foundation.forecaster import Forecaster  # noqa: E402
@@ -35,6 +36,35 @@ def forecast_png(data: SeriesBundle, models: Sequence[Forecaster], origin: int, 
                  f"(H = {H})")
     ax.legend(loc="upper left", fontsize=8, ncols=min(len(models) + 2, 6))
     fig.autofmt_xdate()
+    fig.tight_layout()
+    return _png(fig)
+
+
+def future_png(bases: Sequence[SeriesBundle], forecast: pd.DataFrame, members: Sequence[str],
+               levels: Sequence[float]) -> bytes:
+    """Each series' recent history, the fused forecast of the future with its intervals (the
+    widest lightest), and the members faint; the first `MAX_PANELS` series. Returns PNG bytes."""
+    history = {name: (data, j) for data in bases for j, name in enumerate(data.columns)}
+    ids = list(dict.fromkeys(forecast.unique_id))
+    shown = ids[:MAX_PANELS]
+    fig, axes = plt.subplots(len(shown), 1, figsize=(10, 2.4 * len(shown) + 0.6), dpi=100, squeeze=False)
+    for ax, uid in zip(axes[:, 0], shown):
+        data, j = history[uid]
+        rows = forecast[forecast.unique_id == uid]
+        recent = slice(max(0, len(data.raw) - min(data.seq_len, 3 * len(rows))), len(data.raw))
+        ax.plot(data.timestamps[recent], data.raw[recent, j], color="0.25", lw=1, label="history")
+        for level in sorted(levels, reverse=True):
+            ax.fill_between(rows.ds, rows[f"hybrid-lo-{level:g}"], rows[f"hybrid-hi-{level:g}"], color="tab:blue",
+                            alpha=0.15 if level == max(levels) else 0.3, lw=0, label=f"{level:g}% interval")
+        for member in members:
+            ax.plot(rows.ds, rows[member], lw=0.8, alpha=0.45, label=member)
+        ax.plot(rows.ds, rows.hybrid, color="tab:blue", lw=1.8, label="hybrid")
+        ax.axvline(data.timestamps[-1], color="0.7", ls="--", lw=0.8)
+        ax.set_title(str(uid), fontsize=9, loc="left")
+        ax.tick_params(labelsize=8)
+    axes[0, 0].legend(loc="upper left", fontsize=7, ncols=min(len(members) + 4, 6))
+    more = f" (first {MAX_PANELS} of {len(ids)} series)" if len(ids) > MAX_PANELS else ""
+    fig.suptitle(f"forecast of the next {forecast.groupby('unique_id').size().iloc[0]} steps{more}", fontsize=10)
     fig.tight_layout()
     return _png(fig)
 

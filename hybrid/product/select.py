@@ -20,12 +20,12 @@ import numpy as np
 import pandas as pd
 from tqdm.auto import tqdm
 
-from hybrid.foundation.data import LONG_COLUMNS, SeriesBundle, default_lengths, detect_frequency, load, resolve
+from hybrid.foundation.data import SeriesBundle, load_groups
 from hybrid.foundation.errors import InputError
 from hybrid.foundation.periods import data_periods
 from hybrid.foundation.registry import with_periods
-from hybrid.product.fused import DEFAULT_MEMBERS, HybridForecaster
-from router.routers import Auto, Learned, Router, Rules, make_router
+from hybrid.product.fused import DEFAULT_MEMBERS, HybridForecaster, fit_pooled
+from router.routers import Auto, Learned, Router, Rules
 from router.rows import RouterRows
 
 # a member carrying this share of the weight is recommended on its own
@@ -101,32 +101,6 @@ class Selection:
         return "\n".join(lines)
 
 
-def _bundles(data: SeriesBundle | str | Path | pd.DataFrame, seq_len: int | None, horizon: int | None,
-             fill: str | None) -> tuple[list[SeriesBundle], list[list[str]]]:
-    """One bundle (its columns the series), or for a long frame whose series do not share their
-    dates, one bundle per `unique_id` on a common look-back and horizon."""
-    if isinstance(data, SeriesBundle):
-        return [data], [list(data.columns)]
-    if not isinstance(data, pd.DataFrame):
-        path, spec = resolve(data)
-        if spec is None and set(LONG_COLUMNS) <= set(pd.read_csv(path, nrows=0).columns):
-            data = pd.read_csv(path)
-    if isinstance(data, pd.DataFrame) and set(LONG_COLUMNS) <= set(data.columns):
-        groups = {str(k): g for k, g in data.groupby("unique_id", sort=False)}
-        stamps = [pd.DatetimeIndex(pd.to_datetime(g["ds"])) for g in groups.values()]
-        if any(not s.sort_values().equals(stamps[0].sort_values()) for s in stamps[1:]):
-            shortest = min(groups.values(), key=len)
-            freq = detect_frequency(pd.DatetimeIndex(pd.to_datetime(shortest["ds"])).sort_values())
-            common = default_lengths(len(shortest), freq, horizon)
-            seq_len = seq_len or common[0]
-            horizon = horizon or common[1]
-            bundles = [load(g[["ds", "y"]].rename(columns={"y": k}), seq_len=seq_len, horizon=horizon,
-                            fill=fill, name=k) for k, g in groups.items()]
-            return bundles, [[k] for k in groups]
-    bundle = load(data, seq_len=seq_len, horizon=horizon, fill=fill)
-    return [bundle], [list(bundle.columns)]
-
-
 def _explain(router: Router, rows: RouterRows, i: int, rules: Rules, n: int) -> tuple[list[str], list[str]]:
     """Drivers and fired rules for row `i`: the learned mode's own drivers where it is the mode,
     else the features the fired rules test."""
@@ -154,29 +128,24 @@ def select(data: SeriesBundle | str | Path | pd.DataFrame, models: str | Sequenc
     seasonal member and the core once per period listed, or per period the series share
     ("auto", found on their training parts); () for none.
     """
-    bundles, names = _bundles(data, seq_len, horizon, fill)
+    bundles = [data] if isinstance(data, SeriesBundle) else load_groups(data, seq_len=seq_len, horizon=horizon,
+                                                                         fill=fill)
     periods = data_periods(bundles) if periods == "auto" else tuple(periods)
     models = with_periods(models, periods)
     fused = []
     for bundle in tqdm(bundles, desc="series", unit="dataset", disable=not progress or len(bundles) == 1):
         fused.append(HybridForecaster(models, mode=mode, cache=cache, model_params=model_params, seed=seed,
                                       progress=progress and len(bundles) == 1).fit_members(bundle))
-    val_parts = []
-    for hf, bundle in zip(fused, bundles):
-        part = hf.rows(bundle, bundle.origins("val"), with_target=True)
-        # pooled series keep their own time: the held-back slice is the latest val windows of each
-        val_parts.append(dataclasses.replace(part, origin=part.origin - bundle.origins("val")[0]))
-    val = RouterRows.concat(val_parts)
-    router = make_router(mode, seed).fit(val)
+    router, val = fit_pooled(fused, bundles)
     rules = router.router_ if isinstance(router, Auto) and isinstance(router.router_, Rules) else Rules(seed=seed).fit(val)
 
     fused_val, errors = router.fuse(val), val.errors()
     fused_errors = ((fused_val - val.target) ** 2).mean(1)
     choices, offset = [], 0
-    for hf, bundle, series_names in zip(fused, bundles, names):
+    for hf, bundle in zip(fused, bundles):
         latest = hf.rows(bundle, bundle.every_origin()[-1:])  # one row per channel
         weights = router.weights(latest)
-        for c, series in enumerate(series_names):
+        for c, series in enumerate(bundle.columns):
             on_series = val.series == offset + c
             drivers, fired = _explain(router, latest, c, rules, n_drivers)
             top = val.models[int(np.argmax(weights[c]))]
@@ -189,5 +158,5 @@ def select(data: SeriesBundle | str | Path | pd.DataFrame, models: str | Sequenc
                 val_mse={**{m: float(e) for m, e in zip(val.models, errors[on_series].mean(0))},
                          "hybrid": float(fused_errors[on_series].mean())},
                 drivers=drivers, rules=fired, periods=hf.describe_periods(series_weights)))
-        offset += len(series_names)
+        offset += bundle.n_channels
     return Selection(mode=router.describe(), rules_text=rules.text(), choices=choices, periods=periods)

@@ -18,11 +18,14 @@ season), `windows` (splits and windows), `bundle` (the `SeriesBundle` and `load`
 """
 
 from hybrid.foundation.data.bundle import Scaler, SeriesBundle, load
-from hybrid.foundation.data.calendar import Frequency, detect_frequency
+from hybrid.foundation.data.calendar import Frequency, detect_frequency, next_timestamps
+from hybrid.foundation.data.groups import load_groups
 from hybrid.foundation.data.datasets import DatasetSpec, data_dirs, load_manifest, resolve
 from hybrid.foundation.data.read import FILL_METHODS, LONG_COLUMNS, Frame, read_frame
-from hybrid.foundation.data.windows import Part, Split, default_lengths, from_series, make_split, per_series, take_rows
+from hybrid.foundation.data.windows import (Part, Split, cutoff_split, default_lengths, from_series, make_split, per_series,
+                                            take_rows, validation_rows)
 
 __all__ = ["FILL_METHODS", "LONG_COLUMNS", "DatasetSpec", "Frame", "Frequency", "Part", "Scaler", "SeriesBundle",
-           "Split", "data_dirs", "default_lengths", "detect_frequency", "from_series", "load", "load_manifest",
-           "make_split", "per_series", "read_frame", "resolve", "take_rows"]
+           "Split", "cutoff_split", "data_dirs", "default_lengths", "detect_frequency", "from_series", "load",
+           "load_groups", "load_manifest", "make_split", "next_timestamps", "per_series", "read_frame", "resolve", "take_rows",
+           "validation_rows"]

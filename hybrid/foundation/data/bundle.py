@@ -3,6 +3,7 @@ which finds, reads, validates, splits and scales a dataset into one."""
 
 from __future__ import annotations
 
+import dataclasses
 import hashlib
 import os
 from dataclasses import dataclass, field
@@ -11,7 +12,7 @@ from typing import Callable
 import numpy as np
 import pandas as pd
 
-from hybrid.foundation.data.calendar import Frequency, detect_frequency
+from hybrid.foundation.data.calendar import Frequency, detect_frequency, next_timestamps
 from hybrid.foundation.data.datasets import DatasetSpec, resolve
 from hybrid.foundation.data.read import read_frame
 from hybrid.foundation.data.windows import Part, Split, default_lengths, make_split, take_rows
@@ -104,6 +105,19 @@ class SeriesBundle:
             raise ValueError(f"origin {origins.max()} + horizon {self.horizon} runs past the data")
         view = np.lib.stride_tricks.sliding_window_view(self.values, self.horizon, axis=0)
         return take_rows(view, origins).transpose(0, 2, 1)
+
+    def with_split(self, split: Split) -> "SeriesBundle":
+        """The same rows under another split, z-scored anew from its training rows."""
+        scaler = Scaler.fit(self.raw[split.train[0]:split.train[1]])
+        return dataclasses.replace(self, split=split, scaler=scaler, values=scaler.transform(self.raw))
+
+    def extended(self, rows: int, freq: str | None = None) -> "SeriesBundle":
+        """The data followed by `rows` unknown rows (NaN) at the timestamps that continue its
+        calendar (`next_timestamps`): the rows a forecast of the future covers. A model that read
+        them would forecast NaN, so no forecast of the future can lean on them unnoticed."""
+        stamps = self.timestamps.append(next_timestamps(self.timestamps, rows, freq))
+        raw = np.vstack([self.raw, np.full((rows, self.n_channels), np.nan)])
+        return dataclasses.replace(self, timestamps=stamps, raw=raw, values=self.scaler.transform(raw))
 
     def windows(self, part: Part) -> tuple[np.ndarray, np.ndarray]:
         """All (look-back, target) windows of a part, as strided views of `values`."""

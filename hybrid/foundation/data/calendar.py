@@ -3,6 +3,7 @@ follow from it for data that is not in the manifest."""
 
 from __future__ import annotations
 
+import warnings
 from dataclasses import dataclass
 
 import numpy as np
@@ -53,3 +54,38 @@ def detect_frequency(timestamps: pd.DatetimeIndex) -> Frequency:
         if abs(days - typical) <= 0.1 * typical:
             return Frequency(name, _ALIASES[name], season, seq_len, horizon)
     return Frequency(f"every {days:g} days", f"{days:g}D", 1, 104, 24)
+
+
+def next_timestamps(timestamps: pd.DatetimeIndex, n: int, freq: str | None = None) -> pd.DatetimeIndex:
+    """The `n` timestamps that follow the last one in the series' own calendar.
+
+    `freq` (a pandas alias) is used as given; otherwise the one pandas infers from the latest
+    timestamps ('h', 'B', 'W-SUN', 'ME', 'QS-OCT', 'YS-JAN', ...), so that business days skip
+    weekends and month ends stay month ends. Where none can be inferred (a gap among the latest
+    rows), the median step is added: a whole number of months from the last timestamp for monthly
+    to yearly data (Jan 31 + 1 month = Feb 28, + 2 months = Mar 31), else a fixed time delta.
+    """
+    timestamps = pd.DatetimeIndex(timestamps).as_unit("ns")
+    last = timestamps[-1]
+    if freq is None and len(timestamps) >= 3:
+        with warnings.catch_warnings():  # pandas 3 announces an offset instead of a string: either serves
+            warnings.filterwarnings("ignore", message="A future version of pandas will return a BaseOffset")
+            freq = pd.infer_freq(timestamps[-min(len(timestamps), 60):])
+    if freq is not None:
+        try:
+            return pd.date_range(last, periods=n + 1, freq=freq)[1:].as_unit("ns")
+        except ValueError as exc:
+            raise InputError(f"freq='{freq}' is not a pandas frequency ({exc}); e.g. 'h', 'D', 'B', 'W', 'MS', 'ME'")
+    steps = np.diff(timestamps.asi8[-min(len(timestamps), 60):])
+    step = int(np.median(steps))
+    days = step / 86400e9
+    months = next((k for typical, k in ((30.4, 1), (91.3, 3), (365.25, 12)) if abs(days - typical) <= 0.1 * typical),
+                  None)
+    if months is not None:
+        return pd.DatetimeIndex([last + pd.DateOffset(months=months * k) for k in range(1, n + 1)]).as_unit("ns")
+    multiples = steps / step
+    if step <= 0 or np.abs(multiples - np.round(multiples)).max() > 0.01:  # not one step with a few missing
+        raise InputError(f"cannot tell the frequency of the timestamps: the latest steps run from "
+                         f"{pd.Timedelta(int(steps.min()))} to {pd.Timedelta(int(steps.max()))}; "
+                         "pass freq= (a pandas alias such as 'h', 'D', 'W', 'MS')")
+    return pd.DatetimeIndex(last + pd.to_timedelta(step, unit="ns") * np.arange(1, n + 1))

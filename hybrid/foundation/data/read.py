@@ -30,7 +30,7 @@ def _describe_rows(index: pd.Index, rows: np.ndarray, limit: int = 3) -> str:
     return shown + more
 
 
-def _parse_dates(col: pd.Series, name: str) -> pd.DatetimeIndex:
+def parse_dates(col: pd.Series, name: str) -> pd.DatetimeIndex:
     dates = pd.to_datetime(col, errors="coerce")
     if dates.isna().any():
         # The format inferred from the first row may not fit all rows: try each row on its own.
@@ -89,7 +89,7 @@ def read_frame(source: str | os.PathLike | pd.DataFrame, fill: str | None = None
     if set(LONG_COLUMNS) <= set(df.columns):
         df = _wide_from_long(df[list(LONG_COLUMNS)])
     date_col = _date_column(df)
-    timestamps = _parse_dates(df[date_col], str(date_col))
+    timestamps = parse_dates(df[date_col], str(date_col))
     values = df.drop(columns=[date_col])
     values.columns = [str(c) for c in values.columns]
     if values.shape[1] == 0:

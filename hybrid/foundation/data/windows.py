@@ -83,6 +83,28 @@ def make_split(rule: str, n_rows: int, seq_len: int, horizon: int) -> Split:
     )
 
 
+def validation_rows(rule: str, n_rows: int) -> int:
+    """How many rows the validation part of `rule` holds for data of `n_rows` rows: the ETT
+    rules' four months, or the ratio rule's 10%."""
+    if rule in _ETT_BORDERS:
+        train_end, val_end, _ = _ETT_BORDERS[rule]
+        return val_end - train_end
+    return _ratio_sizes(n_rows)[1]
+
+
+def cutoff_split(cutoff: int, val_rows: int, seq_len: int, horizon: int, end: int) -> Split:
+    """The split of a fit at row `cutoff`: validation the `val_rows` rows before it, training
+    every row before those, and the forecast part from the cutoff to row `end` (its origins
+    `cutoff` .. `end - horizon`). What the members and the router learn from lies before the cutoff."""
+    train_end = cutoff - val_rows
+    if val_rows < horizon or train_end < seq_len + horizon:
+        raise InputError(
+            f"too few rows before the cutoff at row {cutoff}: seq_len {seq_len} + horizon {horizon} need "
+            f"{seq_len + horizon} training rows and {horizon} validation rows, there are {max(train_end, 0)} and "
+            f"{val_rows}; use a shorter seq_len or horizon, or a later cutoff")
+    return Split(rule="cutoff", train=(0, train_end), val=(train_end - seq_len, cutoff), test=(cutoff - seq_len, end))
+
+
 def default_lengths(n_rows: int, freq: Frequency, horizon: int | None = None) -> tuple[int, int]:
     """Look-back and horizon for data not in the manifest: the frequency's usual ones, shrunk
     until one window fits each part of a 70/10/20 split (`make_split` rejects what still won't)."""

@@ -1,0 +1,70 @@
+"""Many series in one table: those that share their timestamps form one bundle (its columns the
+series), and each set of series with other dates or another length forms its own, every bundle
+on one look-back and horizon so that one router can read them all."""
+
+from __future__ import annotations
+
+import os
+from typing import Callable
+
+import pandas as pd
+
+from hybrid.foundation.data.bundle import SeriesBundle, load
+from hybrid.foundation.data.calendar import detect_frequency
+from hybrid.foundation.data.datasets import resolve
+from hybrid.foundation.data.read import LONG_COLUMNS, parse_dates
+from hybrid.foundation.data.windows import default_lengths
+from hybrid.foundation.errors import InputError
+
+
+def _long_table(data: str | os.PathLike | pd.DataFrame) -> pd.DataFrame | None:
+    """`data` as a long table (`unique_id`, `ds`, `y`), or None where it is wide or a named dataset."""
+    if isinstance(data, pd.DataFrame):
+        return data if set(LONG_COLUMNS) <= set(data.columns) else None
+    path, spec = resolve(data)
+    if spec is not None:
+        return None
+    try:
+        header = pd.read_csv(path, nrows=0).columns
+    except (pd.errors.ParserError, pd.errors.EmptyDataError, UnicodeDecodeError):
+        return None  # the reader says what is wrong with the file
+    return pd.read_csv(path) if set(LONG_COLUMNS) <= set(header) else None
+
+
+def load_groups(data: str | os.PathLike | pd.DataFrame, *, target: str | None = None, seq_len: int | None = None,
+                horizon: int | None = None, fill: str | None = None,
+                log: Callable[[str], None] = lambda msg: None) -> list[SeriesBundle]:
+    """`load`, for a table of series that may not share their dates: one bundle per set of
+    `unique_id`s with the same timestamps (a wide table, or a long one whose series all share
+    theirs, is one bundle). Where there are several, the look-back and horizon not given follow
+    from the shortest series, so that all bundles have the same."""
+    long = _long_table(data) if target is None else None
+    if long is None:
+        return [load(data, target=target, seq_len=seq_len, horizon=horizon, fill=fill, log=log)]
+    long = long[list(LONG_COLUMNS)].assign(unique_id=long["unique_id"].astype(str),
+                                           ds=parse_dates(long["ds"], "ds"))
+    by_id = long.groupby("unique_id", sort=False)["ds"]
+    # the ids of a group share every timestamp: same count, same ends, then the same set
+    sets: dict[tuple, list[str]] = {}
+    for uid, ds in by_id:
+        stamps = tuple(ds.sort_values().to_numpy().tolist())
+        sets.setdefault(stamps, []).append(uid)
+    if len(sets) == 1:
+        return [load(long, seq_len=seq_len, horizon=horizon, fill=fill, log=log)]
+    shortest = min(sets, key=len)
+    if len(shortest) < 2:
+        raise InputError(f"series '{sets[shortest][0]}' has {len(shortest)} row: every series needs at least two")
+    freq = detect_frequency(pd.DatetimeIndex(shortest))
+    common = default_lengths(len(shortest), freq, horizon)
+    seq_len, horizon = seq_len or common[0], horizon or common[1]
+    log(f"{long['unique_id'].nunique()} series in {len(sets)} groups of shared timestamps, the shortest "
+        f"{len(shortest)} rows: seq_len={seq_len}, horizon={horizon} for all")
+    index = long.set_index("unique_id")
+    bundles = []
+    for ids in sets.values():
+        name = ids[0] if len(ids) == 1 else f"{ids[0]} and {len(ids) - 1} more"
+        try:
+            bundles.append(load(index.loc[ids].reset_index(), seq_len=seq_len, horizon=horizon, fill=fill, name=name))
+        except InputError as exc:
+            raise InputError(f"series {name}: {exc}") from None
+    return bundles
