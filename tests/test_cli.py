@@ -1,4 +1,5 @@
 import json
+import re
 import subprocess
 import sys
 
@@ -196,3 +197,33 @@ def test_every_core_setting_has_a_flag_that_reaches_the_forecaster():
             core.period, core.d_model) == (12, False, 0.2, 50, 3, 60.0, 24, 8)
     with pytest.raises(TypeError, match="unknown parameters \\['patch'\\]"):
         TimeLLMForecaster(patch=3)
+
+
+def test_forecast_writes_the_future_and_a_saved_model_forecasts_the_same(csv_path, tmp_path, capsys):
+    out, saved = tmp_path / "future", tmp_path / "model"
+    rc = main(["forecast", "--data", str(csv_path), "--seq-len", "48", "--horizon", "12", "--models", "snaive,linear",
+               "--level", "80,95", "--out", str(out), "--save", str(saved), "--quiet"])
+    assert rc == 0
+    assert "| hybrid | hybrid-lo-95 | hybrid-lo-80 | hybrid-hi-80 | hybrid-hi-95 |" in capsys.readouterr().out
+    forecast = pd.read_csv(out / "forecast.csv", parse_dates=["ds"])
+    assert list(forecast.columns) == ["unique_id", "ds", "snaive", "linear", "hybrid", "hybrid-lo-95", "hybrid-lo-80",
+                                      "hybrid-hi-80", "hybrid-hi-95"]
+    last = pd.read_csv(csv_path, parse_dates=["date"]).date.iloc[-1]
+    assert forecast.ds.min() == last + pd.Timedelta(hours=1) and forecast.ds.nunique() == 12
+    assert (out / "forecast.png").read_bytes()[:8] == b"\x89PNG\r\n\x1a\n"
+    assert json.loads((out / "config.json").read_text())["levels"] == [80.0, 95.0]
+    again = tmp_path / "again"
+    assert main(["forecast", "--load", str(saved), "--out", str(again), "--quiet"]) == 0
+    pd.testing.assert_frame_equal(pd.read_csv(again / "forecast.csv"), pd.read_csv(out / "forecast.csv"))
+
+
+@pytest.mark.parametrize("argv, message", [
+    (["--level", "80,120"], "--level 80,120: give percentages between 0 and 100"),
+    (["--level", "high"], "--level high"),
+    (["--load", "nowhere"], "--load forecasts the data"),
+])
+def test_forecast_refuses_bad_arguments_in_one_line(csv_path, tmp_path, capsys, argv, message):
+    rc = main(["forecast", "--data", str(csv_path), "--models", "snaive,linear", "--out", str(tmp_path / "o"), *argv])
+    err = capsys.readouterr().err
+    assert rc == 2 and len(err.strip().splitlines()) == 1 and re.search(message, err)
+    assert not (tmp_path / "o").exists()

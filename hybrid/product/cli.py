@@ -24,8 +24,10 @@ from hybrid.foundation.registry import make_models, with_periods
 from hybrid.foundation.runinfo import git_commit, package_versions
 from hybrid.foundation.settings import add_flags, flag_values
 from hybrid.product.evaluation import compare, summary, to_markdown, verdict
+from hybrid.product.front import Hybrid
 from hybrid.product.fused import DEFAULT_MEMBERS, HybridForecaster
-from hybrid.product.plots import forecast_png, periods_png
+from hybrid.product.intervals import PER_SERIES, check_levels
+from hybrid.product.plots import forecast_png, future_png, periods_png
 from router.routers import MODES
 
 
@@ -114,7 +116,42 @@ def build_parser() -> argparse.ArgumentParser:
                      "($HYBRID_CACHE_DIR/forecasts, default ~/.cache/hybrid/forecasts)")
     fit.add_argument("--quiet", action="store_true", help="no progress bars or notes")
     fit.add_argument("--verbose", action="store_true", help="let Prophet and cmdstanpy log")
+    fit.add_argument("--save", type=Path, metavar="DIR",
+                     help="also fit the forecaster of the future (the members refitted on all the history but the "
+                     "last validation block, the router on that block) and save it to DIR, for "
+                     "`hybrid forecast --load DIR` or Hybrid.load(DIR)")
     fit.set_defaults(func=run_fit)
+
+    fc = sub.add_parser(
+        "forecast",
+        help="forecast the future: the next H values of every series, with prediction intervals",
+        description="Fit the members on all the history but its last validation block and the router (and the "
+        "intervals' calibration) on that block, then forecast the next H steps after each series' last "
+        "timestamp, in its own calendar; write forecast.csv (unique_id, ds, one column per member, hybrid, "
+        "hybrid-lo-<level>, hybrid-hi-<level>, on the data's own scale), forecast.png and config.json to --out. "
+        "With --load, a model saved by `hybrid fit --save` or `hybrid forecast --save` forecasts instead.",
+    )
+    _data_arguments(fc)
+    fc.set_defaults(data=None)
+    fc.add_argument("--models", default=DEFAULT_MEMBERS, metavar="LIST",
+                    help=f"comma-separated forecasters or a family (default {DEFAULT_MEMBERS})")
+    fc.add_argument("--router", default="auto", choices=MODES, help="how the members are fused (default auto)")
+    fc.add_argument("--level", default="80,95", metavar="LIST",
+                    help="prediction interval levels in percent, comma-separated (default 80,95; none for no interval)")
+    fc.add_argument("--freq", metavar="ALIAS",
+                    help="the pandas frequency of the future timestamps, where the data's own cannot be inferred")
+    fc.add_argument("--no-refit", action="store_true",
+                    help="keep the members fitted on the training part of the data's own split")
+    fc.add_argument("--out", type=Path, metavar="DIR", help="folder for forecast.csv, forecast.png and config.json "
+                    "(default: runs/<data>-forecast-H<horizon>)")
+    fc.add_argument("--save", type=Path, metavar="DIR", help="also save the fitted model to DIR")
+    fc.add_argument("--load", type=Path, metavar="DIR", help="forecast with a model saved to DIR (no --data)")
+    _periods_argument(fc)
+    _core_arguments(fc, "the Time-LLM core (--models ...,timellm)")
+    fc.add_argument("--no-cache", action="store_true", help="recompute every forecast instead of reading the cache")
+    fc.add_argument("--quiet", action="store_true", help="no progress bars or notes")
+    fc.add_argument("--verbose", action="store_true", help="let Prophet and cmdstanpy log")
+    fc.set_defaults(func=run_forecast)
 
     sel = sub.add_parser(
         "select",
@@ -321,6 +358,86 @@ def _periods(text: str) -> str | tuple[int, ...]:
     return periods
 
 
+def _levels(text: str) -> tuple[float, ...]:
+    """--level: '80,95', or 'none'."""
+    if text.strip().lower() == "none":
+        return ()
+    try:
+        return check_levels([float(v) for v in text.split(",")])
+    except ValueError:
+        raise InputError(f"--level {text}: give percentages between 0 and 100, e.g. 80,95, or none") from None
+
+
+def _check_folder(path: Path | None, flag: str) -> None:
+    """A folder the command will write, checked before any compute."""
+    if path is not None and path.exists() and not path.is_dir():
+        raise InputError(f"{flag} {path} exists and is not a folder")
+
+
+def _hybrid(args: argparse.Namespace, refit: bool = True) -> Hybrid:
+    return Hybrid(models=args.models, router=args.router, freq=getattr(args, "freq", None), horizon=args.horizon,
+                  seq_len=args.seq_len, refit=refit, periods=_periods(args.periods), model_params=_model_params(args),
+                  fill=args.fill, cache=not args.no_cache, progress=not args.quiet)
+
+
+def run_forecast(args: argparse.Namespace) -> int:
+    say = (lambda msg: None) if args.quiet else print
+    levels = _levels(args.level)
+    for path, flag in ((args.out, "--out"), (args.save, "--save")):
+        _check_folder(path, flag)
+    if args.verbose:
+        os.environ[VERBOSE_ENV] = "1"
+    if args.load is not None:
+        if args.data is not None:
+            raise InputError("--load forecasts the data the model was saved with: leave out --data")
+        model = Hybrid.load(args.load)
+        name = "+".join(b.name for b in model.bases_)
+    else:
+        args.data = args.data or "ETTh1"
+        data = args.data if args.target is None else load(args.data, target=args.target, seq_len=args.seq_len,
+                                                          horizon=args.horizon, fill=args.fill, log=say)
+        model = _hybrid(args, refit=not args.no_refit).fit(data)
+        name = "+".join(b.name for b in model.bases_)
+    forecast = model.predict(h=args.horizon if args.load is not None else None, level=levels)
+    fit = model.fit_
+    h = forecast.groupby("unique_id").size().iloc[0]
+    say(f"{name}: {forecast.unique_id.nunique()} series, the next {h} steps, from {forecast.ds.min()} to "
+        f"{forecast.ds.max()}; members {', '.join(fit.members)}")
+    say(f"router: {fit.router.describe()}")
+    for label, reason in fit.dropped.items():
+        say(f"left out: {label} ({reason})")
+    shown = forecast[["unique_id", "ds", "hybrid", *[c for c in forecast if c.startswith("hybrid-")]]]
+    print(to_markdown(shown.head(min(len(shown), 8)).astype({"ds": str}), ".3f"))
+    out = args.out or Path("runs") / f"{name}-forecast-H{h}"
+    config = {
+        "command": "hybrid " + shlex.join(args.argv),
+        "created": datetime.now(timezone.utc).isoformat(timespec="seconds"),
+        "commit": git_commit(),
+        "model": {k: v for k, v in model.get_params().items() if k != "progress"},
+        "loaded_from": str(args.load) if args.load is not None else None,
+        "data": [{"name": b.name, "series": list(b.columns), "rows": len(b.raw), "frequency": b.freq.name,
+                  "last": str(b.timestamps[-1])} for b in model.bases_],
+        "members": list(fit.members),
+        "left_out": fit.dropped,
+        "router": fit.router.describe(),
+        "seq_len": model.seq_len_,
+        "horizon": int(h),
+        "levels": list(levels),
+        "intervals": "split conformal on the fused forecast's errors over the validation windows, per horizon step "
+                     f"(per series with at least {PER_SERIES} windows, else pooled)",
+        "versions": package_versions(),
+    }
+    _write_outputs(out, {
+        "forecast.csv": forecast.to_csv(index=False),
+        "forecast.png": future_png(model.bases_, forecast, fit.members, levels),
+        "config.json": json.dumps(config, indent=2, default=str) + "\n",
+    })
+    say(f"wrote {out}/forecast.csv, forecast.png, config.json")
+    if args.save is not None:
+        say(f"saved the model to {model.save(args.save)}")
+    return 0
+
+
 def run_fit(args: argparse.Namespace) -> int:
     say = (lambda msg: None) if args.quiet else print
     periods = _periods(args.periods)
@@ -334,8 +451,8 @@ def run_fit(args: argparse.Namespace) -> int:
         say(f"periods found on the training part: {', '.join(map(str, periods)) or 'none'}")
     models = make_models(with_periods(args.models, periods), _model_params(args))
     out = args.out or Path("runs") / f"{data.name}-H{data.horizon}"
-    if out.exists() and not out.is_dir():
-        raise InputError(f"--out {out} exists and is not a folder")
+    _check_folder(out, "--out")
+    _check_folder(args.save, "--save")
     say(f"{data.name}: {len(data.values)} {data.freq.name} rows x {data.n_channels} channels, "
         f"seq_len={data.seq_len}, horizon={data.horizon}, split {data.split.rule} "
         f"(train {data.split.train}, val {data.split.val}, test {data.split.test})")
@@ -366,6 +483,11 @@ def run_fit(args: argparse.Namespace) -> int:
         "config.json": json.dumps(config, indent=2, default=str) + "\n",
     })
     say(f"wrote {out}/comparison.csv, comparison.md, config.json, forecast.png")
+    if args.save is not None:
+        say("fitting the forecaster of the future to save it (the members on all the history but its last "
+            "validation block)")
+        args.freq = None
+        say(f"saved the model to {_hybrid(args).fit(data).save(args.save)}")
     return 0
 
 

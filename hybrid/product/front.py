@@ -16,6 +16,7 @@ its forecast there.
 
 from __future__ import annotations
 
+import dataclasses
 import json
 import os
 import shutil
@@ -32,7 +33,8 @@ import pandas as pd
 from tqdm.auto import tqdm
 
 from hybrid.foundation.cache import CachedForecaster
-from hybrid.foundation.data import SeriesBundle, Split, cutoff_split, load_groups, per_series, validation_rows
+from hybrid.foundation.data import (SeriesBundle, Split, cutoff_split, from_series, load_groups, per_series,
+                                    validation_rows)
 from hybrid.foundation.errors import InputError
 from hybrid.foundation.metrics import score
 from hybrid.foundation.periods import data_periods
@@ -43,7 +45,7 @@ from hybrid.product.fused import DEFAULT_MEMBERS, HybridForecaster, fit_pooled
 from hybrid.product.intervals import Conformal, check_levels
 from router.routers import MODES, Router
 
-Data = str | os.PathLike | pd.DataFrame
+Data = str | os.PathLike | pd.DataFrame | SeriesBundle
 FUSED = "hybrid"
 # what `save` writes: bump when a folder it wrote can no longer be read back the same
 SAVE_FORMAT = 1
@@ -71,6 +73,14 @@ class _Fit:
     def members(self) -> tuple[str, ...]:
         return self.engines[0].member_names_
 
+    def forecasts(self, data: SeriesBundle, engine: HybridForecaster, origins: np.ndarray) -> tuple[np.ndarray, ...]:
+        """The members' forecasts [C*n, M, H] and the fused one [C*n, H] from `origins` (z-scored,
+        channel-major: row c * n + i is channel c at origin i). The router fuses the members'
+        float64 forecasts; it reads its features from their float32 copies, as it learned them."""
+        forecasts = np.stack([per_series(m.predict(data, origins)) for m in engine.members_], axis=1)
+        rows = dataclasses.replace(engine.rows(data, origins), forecasts=forecasts)
+        return forecasts, self.router.fuse(rows)
+
     def forecast(self, origins: Sequence[np.ndarray], h: int, levels: tuple[float, ...],
                  cutoff: bool = False) -> pd.DataFrame:
         """The long frame of forecasts from each group's `origins`, on the original scale: `ds`
@@ -78,9 +88,9 @@ class _Fit:
         frames, offset = [], 0
         for data, engine, at in zip(self.bundles, self.engines, origins):
             at = np.asarray(at)
-            rows = engine.rows(data, at)  # channel-major: row c * n + i is channel c at origin i
+            forecasts, fused = self.forecasts(data, engine, at)
             n, C = len(at), data.n_channels
-            fused = self.router.fuse(rows)[:, :h]
+            fused = fused[:, :h]
             std = np.repeat(data.scaler.std, n)[:, None]
             mean = np.repeat(data.scaler.mean, n)[:, None]
             steps = at[None, :, None] + np.arange(h)[None, None, :] + np.zeros((C, 1, 1), int)  # [C, n, h]
@@ -91,9 +101,8 @@ class _Fit:
             if cutoff:
                 columns["cutoff"] = data.timestamps[np.tile(np.repeat(at - 1, h), C)]
                 columns["y"] = data.raw[steps.ravel(), np.repeat(np.arange(C), n * h)]
-            for member in engine.members_:  # float64, as forecast (the router reads them in float32)
-                forecast = per_series(member.predict(data, at))[:, :h]
-                columns[member.label] = (forecast * std + mean).ravel()
+            for j, name in enumerate(engine.member_names_):
+                columns[name] = (forecasts[:, j, :h] * std + mean).ravel()
             columns[FUSED] = (fused * std + mean).ravel()
             for level in levels:
                 half = np.vstack([np.tile(self.conformal.half_width(offset + c, level, h), (n, 1)) for c in range(C)])
@@ -197,7 +206,8 @@ class Hybrid:
 
     def fit(self, df: Data) -> "Hybrid":
         """Fit on a long frame (`unique_id`, `ds`, `y`; series may differ in dates and length),
-        a wide one (a date column and one column per series), a CSV path or a dataset name."""
+        a wide one (a date column and one column per series), a CSV path, a dataset name or a
+        `SeriesBundle` from `hybrid.load`."""
         self._check()
         bases = self._groups(df, self.horizon)
         self.members_ = self._member_names(bases)
@@ -283,13 +293,11 @@ class Hybrid:
             per_group = []
             for base, data, engine in zip(self.bases_, fit.bundles, fit.engines):
                 origins = base.origins(part)
-                rows = engine.rows(data, origins)
+                members, fused = fit.forecasts(data, engine, origins)
                 y = data.future(origins)
-                n, C = len(origins), data.n_channels
-                forecasts = {m: rows.forecasts[:, j].reshape(C, n, -1).transpose(1, 2, 0).astype(np.float64)
-                             for j, m in enumerate(engine.member_names_)}
-                forecasts[FUSED] = fit.router.fuse(rows).reshape(C, n, -1).transpose(1, 2, 0)
-                per_group.append({m: (score(data, y, f), y.size, n) for m, f in forecasts.items()})
+                forecasts = {m: from_series(members[:, j], data.n_channels) for j, m in enumerate(engine.member_names_)}
+                forecasts[FUSED] = from_series(fused, data.n_channels)
+                per_group.append({m: (score(data, y, f), y.size, len(origins)) for m, f in forecasts.items()})
             for model in per_group[0]:
                 size = sum(g[model][1] for g in per_group)
                 metrics = {k: sum(g[model][0][k] * g[model][1] for g in per_group) / size

@@ -128,8 +128,7 @@ def select(data: SeriesBundle | str | Path | pd.DataFrame, models: str | Sequenc
     seasonal member and the core once per period listed, or per period the series share
     ("auto", found on their training parts); () for none.
     """
-    bundles = [data] if isinstance(data, SeriesBundle) else load_groups(data, seq_len=seq_len, horizon=horizon,
-                                                                         fill=fill)
+    bundles = load_groups(data, seq_len=seq_len, horizon=horizon, fill=fill)
     periods = data_periods(bundles) if periods == "auto" else tuple(periods)
     models = with_periods(models, periods)
     fused = []
