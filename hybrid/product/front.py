@@ -282,12 +282,7 @@ class Hybrid:
         data's own split (the public protocol: z-scored MSE/MAE over every window, stride 1, and
         the original-scale metrics), one row per (model, split), as `hybrid fit` reports them.
         With `refit=True` this fits once more, on the training part of that split."""
-        fit = self._fitted()
-        if self.refit:
-            if not hasattr(self, "backtest_"):
-                ends = [len(b.raw) for b in self.bases_]
-                self.backtest_ = self._fit_at(self.bases_, ends, ends, False, self.members_)
-            fit = self.backtest_
+        fit = self._backtest_fit()
         records = []
         for part in ("val", "test"):
             per_group = []
@@ -305,6 +300,27 @@ class Hybrid:
                 records.append({"model": model, "split": part, **metrics,
                                 "n_windows": sum(g[model][2] for g in per_group)})
         return pd.DataFrame(records)
+
+    def _backtest_fit(self) -> _Fit:
+        """The fit on the training part of the data's own split: the one `fit` made where
+        `refit=False`, else made now (once)."""
+        fit = self._fitted()
+        if not self.refit:
+            return fit
+        if not hasattr(self, "backtest_"):
+            ends = [len(b.raw) for b in self.bases_]
+            self.backtest_ = self._fit_at(self.bases_, ends, ends, False, self.members_)
+        return self.backtest_
+
+    def backtest(self, part: str = "test", level: Sequence[float] | float | None = None) -> pd.DataFrame:
+        """The forecasts from every window of the validation or test part of the data's own
+        split (stride 1), as `cross_validation` gives them: `cutoff`, `y`, every member, `hybrid`
+        and its intervals at `level` (calibrated on the validation windows): what `evaluate`
+        scores, for plots or other metrics."""
+        if part not in ("val", "test"):
+            raise InputError(f"part must be 'val' or 'test', not {part!r}")
+        fit = self._backtest_fit()
+        return fit.forecast([b.origins(part) for b in self.bases_], self.horizon_, check_levels(level), cutoff=True)
 
     def comparison(self) -> pd.DataFrame:
         """`evaluate()` as one row per model (validation and test side by side), the lowest
