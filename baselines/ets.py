@@ -112,8 +112,8 @@ class ETS(Forecaster):
     def predict(self, data: SeriesBundle, origins: np.ndarray) -> np.ndarray:
         self.check_fitted()
         origins = np.asarray(origins)
-        if len(origins) and origins.min() <= self.season_:
-            raise ValueError(f"ETS forecasts need more than one season ({self.season_}) of history")
+        if len(origins) and origins.min() < self.season_:  # the seasonal states of the last season
+            raise ValueError(f"ETS forecasts need at least one season ({self.season_}) of history")
         end = int(origins.max())
         tasks = [(data.values[:end, c], spec, origins, data.horizon) for c, spec in enumerate(self.specs_)]
         return np.stack(map_channels(_smooth_forecast, tasks, self.n_jobs), axis=-1)

@@ -227,3 +227,21 @@ def test_forecast_refuses_bad_arguments_in_one_line(csv_path, tmp_path, capsys, 
     err = capsys.readouterr().err
     assert rc == 2 and len(err.strip().splitlines()) == 1 and re.search(message, err)
     assert not (tmp_path / "o").exists()
+
+
+def test_fit_on_a_long_file_whose_ids_differ_in_dates_and_length(tmp_path, capsys):
+    parts = []
+    for uid, start, n in (("a", "2020-01-01", 700), ("b", "2020-01-05", 620)):
+        frame = wide_frame(n=n, channels=1, seed=len(parts), noise=0.1)
+        parts.append(pd.DataFrame({"unique_id": uid, "ds": pd.date_range(start, periods=n, freq="h"), "y": frame.s0}))
+    path = tmp_path / "long.csv"
+    pd.concat(parts).to_csv(path, index=False)
+    out = tmp_path / "run"
+    rc = main(["fit", "--data", str(path), "--seq-len", "48", "--horizon", "12", "--models", "snaive,linear",
+               "--out", str(out), "--quiet"])
+    assert rc == 0
+    printed = capsys.readouterr().out
+    assert "| linear |" in printed and "over 2 groups of series" in printed
+    table = pd.read_csv(out / "comparison.csv")
+    assert set(table.model) == {"snaive", "linear", "hybrid"} and (table.n_windows > 0).all()
+    assert (out / "forecast.png").exists() and json.loads((out / "config.json").read_text())["horizon"] == 12

@@ -127,8 +127,8 @@ def test_unknown_target_lists_columns():
 
 
 def test_too_few_rows_says_how_many_are_needed():
-    # the validation tenth must hold 96 rows: 944 rows -> 660 / 96 / 188 (943 leaves 95)
-    with pytest.raises(InputError, match=r"need at least 944 rows, the data has 300"):
+    # val and test hold a horizon at least, training 512 + 96: 879 rows -> 608 / 96 / 175 (878 leave 607)
+    with pytest.raises(InputError, match=r"need at least 879 rows, the data has 300"):
         load(wide_frame(n=300), seq_len=512, horizon=96)
     with pytest.raises(InputError, match="do not fit the ett_hourly split"):
         load("ETTh1", seq_len=8600, horizon=96)

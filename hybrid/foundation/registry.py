@@ -51,6 +51,7 @@ def unregister(name: str) -> None:
     _ENTRIES.pop(name, None)
 
 
+register("naive", "baselines.naive:Naive")
 register("snaive", "baselines.snaive:SeasonalNaive")
 register("linear", "baselines.linear:Linear")
 register("dlinear", "baselines.linear:DLinear")

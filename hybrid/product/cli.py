@@ -10,6 +10,7 @@ import shutil
 import sys
 import tempfile
 from collections.abc import Sequence
+from dataclasses import asdict
 from datetime import datetime, timezone
 from pathlib import Path
 
@@ -17,7 +18,7 @@ from baselines.prophet import VERBOSE_ENV
 from hybrid.core.config import Architecture, CoreSettings, TrainConfig
 from hybrid.foundation import registry
 from hybrid.foundation.cache import CachedForecaster, ForecastCache
-from hybrid.foundation.data import FILL_METHODS, SeriesBundle, load
+from hybrid.foundation.data import FILL_METHODS, SeriesBundle, load, load_groups
 from hybrid.foundation.errors import InputError
 from hybrid.foundation.forecaster import Forecaster
 from hybrid.foundation.registry import make_models, with_periods
@@ -375,6 +376,7 @@ def _check_folder(path: Path | None, flag: str) -> None:
 
 
 def _hybrid(args: argparse.Namespace, refit: bool = True) -> Hybrid:
+    """The front door with the command's settings (`hybrid fit` has no --freq: the data's own)."""
     return Hybrid(models=args.models, router=args.router, freq=getattr(args, "freq", None), horizon=args.horizon,
                   seq_len=args.seq_len, refit=refit, periods=_periods(args.periods), model_params=_model_params(args),
                   fill=args.fill, cache=not args.no_cache, progress=not args.quiet)
@@ -438,12 +440,56 @@ def run_forecast(args: argparse.Namespace) -> int:
     return 0
 
 
+def _fit_groups(args: argparse.Namespace, groups: list[SeriesBundle], say) -> int:
+    """`hybrid fit` on series that do not share their dates: each group of those that do is split
+    on its own, one router serves them all, and the table pools every series' windows."""
+    out = args.out or Path("runs") / f"{groups[0].name}-H{groups[0].horizon}"
+    _check_folder(out, "--out")
+    _check_folder(args.save, "--save")
+    model = _hybrid(args, refit=False).fit(groups)
+    wide = model.comparison()
+    markdown = to_markdown(wide)
+    print(markdown)
+    print(f"* lowest test MSE: {wide.loc[wide.best == '*', 'model'].iloc[0]} over {len(groups)} groups of series "
+          "(each split on its own; MSE/MAE on each series' z-scored scale)")
+    test = wide.set_index("model").test_mse
+    singles = test.drop("hybrid")
+    print(f"hybrid {verdict(test['hybrid'], singles.min())} the best single model ({singles.idxmin()}): test MSE "
+          f"{test['hybrid']:.4f} against {singles.min():.4f}.\nrouter: {model.fit_.router.describe()}")
+    forecast = model.predict(level=(80, 95))
+    config = {"command": "hybrid " + shlex.join(args.argv), "created": datetime.now(timezone.utc).isoformat(timespec="seconds"),
+              "commit": git_commit(), "groups": [{"name": b.name, "series": list(b.columns), "rows": len(b.raw),
+                                                  "split": asdict(b.split)} for b in groups],
+              "seq_len": model.seq_len_, "horizon": model.horizon_, "members": list(model.fit_.members),
+              "versions": package_versions()}
+    _write_outputs(out, {"comparison.csv": model.evaluate().to_csv(index=False),
+                         "comparison.md": f"# {args.data}, seq_len {model.seq_len_}, horizon {model.horizon_}\n\n"
+                         + markdown + "\n",
+                         "forecast.png": future_png(groups, forecast, model.fit_.members, (80, 95)),
+                         "config.json": json.dumps(config, indent=2, default=str) + "\n"})
+    say(f"wrote {out}/comparison.csv, comparison.md, config.json, forecast.png (the future)")
+    _save_future(args, groups, say)
+    return 0
+
+
+def _save_future(args: argparse.Namespace, data: SeriesBundle | list[SeriesBundle], say) -> None:
+    """--save: the forecaster of the future (the members refitted on all the history but its last
+    validation block), fitted and saved."""
+    if args.save is not None:
+        say("fitting the forecaster of the future to save it (the members on all the history but its last "
+            "validation block)")
+        say(f"saved the model to {_hybrid(args).fit(data).save(args.save)}")
+
+
 def run_fit(args: argparse.Namespace) -> int:
     say = (lambda msg: None) if args.quiet else print
     periods = _periods(args.periods)
     make_models(args.models, _model_params(args))  # a bad model name fails before the data are read
-    data = load(args.data, target=args.target, seq_len=args.seq_len, horizon=args.horizon,
-                fill=args.fill, log=say)
+    groups = load_groups(args.data, target=args.target, seq_len=args.seq_len, horizon=args.horizon,
+                         fill=args.fill, log=say)
+    if len(groups) > 1:
+        return _fit_groups(args, groups, say)
+    data = groups[0]
     if periods == "auto":
         from hybrid.foundation.periods import data_periods
 
@@ -483,11 +529,7 @@ def run_fit(args: argparse.Namespace) -> int:
         "config.json": json.dumps(config, indent=2, default=str) + "\n",
     })
     say(f"wrote {out}/comparison.csv, comparison.md, config.json, forecast.png")
-    if args.save is not None:
-        say("fitting the forecaster of the future to save it (the members on all the history but its last "
-            "validation block)")
-        args.freq = None
-        say(f"saved the model to {_hybrid(args).fit(data).save(args.save)}")
+    _save_future(args, data, say)
     return 0
 
 

@@ -43,6 +43,7 @@ from hybrid.foundation.state import decode, encode
 from hybrid.product.evaluation import summary
 from hybrid.product.fused import DEFAULT_MEMBERS, HybridForecaster, fit_pooled
 from hybrid.product.intervals import Conformal, check_levels
+from hybrid.product.select import Selection, select
 from router.routers import MODES, Router
 
 Data = str | os.PathLike | pd.DataFrame | SeriesBundle
@@ -180,7 +181,8 @@ class Hybrid:
         bundles = []
         for base, cut, end in zip(bases, cutoffs, ends):
             if refit:
-                split = cutoff_split(cut, validation_rows(base.split.rule, cut), base.seq_len, base.horizon, end)
+                split = cutoff_split(cut, validation_rows(base.split.rule, cut, base.horizon), base.seq_len, base.horizon,
+                                     end)
             else:  # the data's own split, its test part running on to the end
                 split = Split(base.split.rule, base.split.train, base.split.val, (base.split.test[0], end))
             bundles.append(self._rows_of(base, split))
@@ -327,6 +329,13 @@ class Hybrid:
         test MSE marked."""
         table = self.evaluate().assign(fit_seconds=np.nan)
         return summary(table).drop(columns="fit_seconds")
+
+    def select(self, n_drivers: int = 3) -> "Selection":
+        """For each series, which member to use, with the router's weights and the reasons
+        (`hybrid.product.select`), on the data `fit` was given, each series' latest window."""
+        self._fitted()
+        return select(self.bases_, models=self.members_, mode=self.router, cache=self.cache,
+                      model_params=self.model_params, seed=self.seed, n_drivers=n_drivers, progress=self.progress)
 
     # ------------------------------------------------------------------------------------ saving
     def save(self, path: str | os.PathLike) -> Path:

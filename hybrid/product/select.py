@@ -117,7 +117,7 @@ def _explain(router: Router, rows: RouterRows, i: int, rules: Rules, n: int) -> 
     return drivers, conditions
 
 
-def select(data: SeriesBundle | str | Path | pd.DataFrame, models: str | Sequence[str] = DEFAULT_MEMBERS,
+def select(data: SeriesBundle | list[SeriesBundle] | str | Path | pd.DataFrame, models: str | Sequence[str] = DEFAULT_MEMBERS,
            mode: str = "auto", seq_len: int | None = None, horizon: int | None = None, fill: str | None = None,
            cache: bool = True, model_params: dict[str, dict] | None = None, seed: int = 0, n_drivers: int = 3,
            progress: bool = True, periods: str | Sequence[int] = ()) -> Selection:

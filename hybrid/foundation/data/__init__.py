@@ -5,7 +5,8 @@ long-horizon benchmarks (Informer / Autoformer / Time-Series-Library), so that o
 with the published ones:
 
 - splits: ETT hourly 12/4/4 months (train rows [0, 8640), val [8640-L, 11520), test
-  [11520-L, 14400)), ETT 15-minute the same borders x4, anything else 70/10/20; val and test start
+  [11520-L, 14400)), ETT 15-minute the same borders x4, anything else 70/10/20 (val and test at
+  least one horizon each, as M4 cuts short series); val and test start
   L rows early so that their first window has a full look-back;
 - a per-channel z-score fitted on the training rows only;
 - channel independence: every column is its own series;

@@ -31,15 +31,17 @@ def _long_table(data: str | os.PathLike | pd.DataFrame) -> pd.DataFrame | None:
     return pd.read_csv(path) if set(LONG_COLUMNS) <= set(header) else None
 
 
-def load_groups(data: str | os.PathLike | pd.DataFrame | SeriesBundle, *, target: str | None = None, seq_len: int | None = None,
+def load_groups(data: str | os.PathLike | pd.DataFrame | SeriesBundle | list[SeriesBundle], *, target: str | None = None, seq_len: int | None = None,
                 horizon: int | None = None, fill: str | None = None,
                 log: Callable[[str], None] = lambda msg: None) -> list[SeriesBundle]:
     """`load`, for a table of series that may not share their dates: one bundle per set of
     `unique_id`s with the same timestamps (a wide table, or a long one whose series all share
     theirs, is one bundle). Where there are several, the look-back and horizon not given follow
-    from the shortest series, so that all bundles have the same. A bundle is taken as it is."""
+    from the shortest series, so that all bundles have the same. Bundles are taken as they are."""
     if isinstance(data, SeriesBundle):
         return [data]
+    if isinstance(data, list) and all(isinstance(b, SeriesBundle) for b in data):
+        return data
     long = _long_table(data) if target is None else None
     if long is None:
         return [load(data, target=target, seq_len=seq_len, horizon=horizon, fill=fill, log=log)]

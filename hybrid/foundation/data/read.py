@@ -86,6 +86,10 @@ def read_frame(source: str | os.PathLike | pd.DataFrame, fill: str | None = None
             raise InputError(f"cannot read {source} as CSV: {str(exc).splitlines()[0]}") from exc
     if df.empty:
         raise InputError(f"{source if not isinstance(source, pd.DataFrame) else 'data'} has no rows")
+    if "unique_id" in df.columns and not set(LONG_COLUMNS) <= set(df.columns):
+        missing = [c for c in LONG_COLUMNS if c not in df.columns]
+        raise InputError(f"a long table needs the columns {', '.join(LONG_COLUMNS)}; this one lacks "
+                         f"{', '.join(missing)} (columns: {', '.join(map(str, df.columns))}): rename them")
     if set(LONG_COLUMNS) <= set(df.columns):
         df = _wide_from_long(df[list(LONG_COLUMNS)])
     date_col = _date_column(df)

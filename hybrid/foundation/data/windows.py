@@ -34,15 +34,18 @@ class Split:
 _ETT_BORDERS = {"ett_hourly": (8640, 11520, 14400), "ett_15min": (34560, 46080, 57600)}
 
 
-def _ratio_sizes(n_rows: int) -> tuple[int, int, int]:
-    n_train, n_test = int(n_rows * 0.7), int(n_rows * 0.2)
-    return n_train, n_rows - n_train - n_test, n_test
+def _ratio_sizes(n_rows: int, horizon: int = 1) -> tuple[int, int, int]:
+    """Rows of train, val and test: 70/10/20, val and test at least one horizon each (on short
+    series, as M4 does: the last horizon is the test, the one before the validation)."""
+    n_test = max(int(n_rows * 0.2), horizon)
+    n_val = max(n_rows - int(n_rows * 0.7) - int(n_rows * 0.2), horizon)
+    return n_rows - n_val - n_test, n_val, n_test
 
 
 def _ratio_rows_needed(seq_len: int, horizon: int) -> int:
     n = seq_len + horizon
     while True:
-        n_train, n_val, n_test = _ratio_sizes(n)
+        n_train, n_val, n_test = _ratio_sizes(n, horizon)
         if n_train >= seq_len + horizon and min(n_val, n_test) >= horizon:
             return n
         n += 1
@@ -64,7 +67,7 @@ def make_split(rule: str, n_rows: int, seq_len: int, horizon: int) -> Split:
                 f"{n_val}); use a shorter --seq-len or --horizon"
             )
     elif rule == "ratio":
-        n_train, n_val, n_test = _ratio_sizes(n_rows)
+        n_train, n_val, n_test = _ratio_sizes(n_rows, horizon)
         if n_train < seq_len + horizon or min(n_val, n_test) < horizon:
             needed = _ratio_rows_needed(seq_len, horizon)
             raise InputError(
@@ -83,13 +86,13 @@ def make_split(rule: str, n_rows: int, seq_len: int, horizon: int) -> Split:
     )
 
 
-def validation_rows(rule: str, n_rows: int) -> int:
+def validation_rows(rule: str, n_rows: int, horizon: int) -> int:
     """How many rows the validation part of `rule` holds for data of `n_rows` rows: the ETT
-    rules' four months, or the ratio rule's 10%."""
+    rules' four months, or the ratio rule's 10% (at least one horizon)."""
     if rule in _ETT_BORDERS:
         train_end, val_end, _ = _ETT_BORDERS[rule]
         return val_end - train_end
-    return _ratio_sizes(n_rows)[1]
+    return _ratio_sizes(n_rows, horizon)[1]
 
 
 def cutoff_split(cutoff: int, val_rows: int, seq_len: int, horizon: int, end: int) -> Split:

@@ -1,0 +1,112 @@
+"""Many short series: `Hybrid(...).fit(df).predict(h)` on a long file of M4-like monthly series,
+seconds and peak memory of fit + predict.
+
+    python -m experiments.many_series [--series 1000 10000] [--models snaive,naive,linear,ets] [--fresh]
+    python -m experiments.many_series --write-only FILE.csv --series 10000   # the file alone
+
+The series (seeded): lengths 48-300 months, every one ending in the same month (a retailer's
+items observed to date; ids that start on other dates form groups of shared dates, one router over
+all), a trend, a season of 12, noise, a level shift in 30% of them, and 20% intermittent (most
+months zero). Horizon 12, look-back 12 (what the shortest series leaves: 24 training rows after a
+validation and a test year). The forecast cache is off: every run computes everything. Where
+statsforecast is importable (it is not a dependency), its AutoETS forecasts the same file
+(`StatsForecast(models=[AutoETS(season_length=12)], freq="MS", n_jobs=-1).forecast(h=12)`), timed
+in the same run.
+"""
+
+from __future__ import annotations
+
+import argparse
+import time
+from pathlib import Path
+
+import numpy as np
+import pandas as pd
+
+from experiments.grid import Cell, Grid, fresh_argument, shown
+from experiments.record import TreeMemory
+from hybrid.product.evaluation import to_markdown
+from hybrid.product.front import Hybrid
+
+HORIZON, SEQ_LEN, END = 12, 12, pd.Timestamp("2025-12-01")
+
+
+def m4_like(n_series: int, seed: int = 0) -> pd.DataFrame:
+    """A long frame (`unique_id`, `ds`, `y`) of monthly series, as the module docstring says."""
+    rng = np.random.default_rng(seed)
+    frames = []
+    for i in range(n_series):
+        n = int(rng.integers(48, 301))
+        t = np.arange(n)
+        level = rng.uniform(50, 5000)
+        y = (level + rng.normal(0, level / 300) * t
+             + rng.uniform(0, 0.3) * level * np.sin(2 * np.pi * (t + rng.integers(12)) / 12)
+             + rng.normal(0, rng.uniform(0.02, 0.1) * level, n))
+        if rng.random() < 0.3:
+            y[int(rng.integers(n // 4, n)):] += rng.choice([-1, 1]) * rng.uniform(0.1, 0.5) * level
+        if rng.random() < 0.2:  # intermittent demand: most months nothing
+            y = np.where(rng.random(n) < 0.7, 0.0, rng.poisson(rng.uniform(1, 20), n).astype(float))
+        frames.append(pd.DataFrame({"unique_id": f"M{i}", "ds": pd.date_range(end=END, periods=n, freq="MS"),
+                                    "y": np.maximum(y, 0.0)}))
+    return pd.concat(frames, ignore_index=True)
+
+
+def _statsforecast(df: pd.DataFrame) -> dict:
+    try:
+        from statsforecast import StatsForecast
+        from statsforecast.models import AutoETS
+    except ImportError:
+        return {}
+    with TreeMemory() as memory:
+        start = time.perf_counter()
+        StatsForecast(models=[AutoETS(season_length=12)], freq="MS", n_jobs=-1).forecast(df=df, h=HORIZON)
+        seconds = time.perf_counter() - start
+    return {"statsforecast_autoets_seconds": round(seconds, 1), "statsforecast_peak_mib": round(memory.peak_mib)}
+
+
+def run_cell(cell: Cell, models: str) -> dict:
+    df = m4_like(cell.horizon)
+    with TreeMemory() as memory:
+        start = time.perf_counter()
+        model = Hybrid(models=models, horizon=HORIZON, seq_len=SEQ_LEN, cache=False, progress=True).fit(df)
+        fitted = time.perf_counter() - start
+        forecast = model.predict(level=(80, 95))
+        seconds = time.perf_counter() - start
+    test = model.comparison().set_index("model").test_mse
+    row = {"series": cell.horizon, "rows": len(df), "groups": len(model.bases_), "members": models,
+           "fit_seconds": round(fitted, 1), "fit_predict_seconds": round(seconds, 1),
+           "peak_mib": round(memory.peak_mib), "forecast_rows": len(forecast),
+           "router": model.fit_.router.describe().splitlines()[0],
+           **{f"test_mse_{m}": float(v) for m, v in test.items()}}
+    print(f"{cell.horizon} series: fit + predict {seconds:.1f} s, peak {memory.peak_mib:.0f} MiB", flush=True)
+    return {**row, **_statsforecast(df)}
+
+
+def report(frame: pd.DataFrame) -> str:
+    table = shown(frame, "dataset", "horizon", "router")
+    return (to_markdown(table, ".3f") + "\n\nseconds and peak memory (MiB, the process tree) of `Hybrid.fit` + "
+            "`predict` on the whole file; test MSE (z-scored per series, the mean over every series' test "
+            "windows) from `comparison()`, which fits again on each series' own split (not timed).")
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--series", nargs="+", type=int, default=[1000, 10000], help="series counts (default %(default)s)")
+    parser.add_argument("--models", default="snaive,naive,linear,ets", help="members (default %(default)s)")
+    parser.add_argument("--write-only", type=Path, metavar="FILE", help="write the file of the first count and stop")
+    fresh_argument(parser)
+    args = parser.parse_args()
+    if args.write_only:
+        m4_like(args.series[0]).to_csv(args.write_only, index=False)
+        return
+    # the grid's horizon slot holds the series count: one cell per count
+    grid = Grid("many_series", "Many short monthly series: fit + predict time and memory",
+                lambda cell: run_cell(cell, args.models), report,
+                lambda: {"models": args.models, "horizon": HORIZON, "seq_len": SEQ_LEN})
+    frame = grid.run([Cell("m4-like", n, args.models) for n in args.series], fresh=args.fresh)
+    print(report(frame))
+    print(f"wrote {grid.path.with_suffix('.md')}")
+
+
+if __name__ == "__main__":
+    main()
