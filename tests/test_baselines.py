@@ -4,7 +4,7 @@ import numpy as np
 import pandas as pd
 import pytest
 
-from baselines import ARIMA, ETS, DLinear, LightGBM, Linear, SeasonalNaive
+from baselines import ARIMA, ETS, DLinear, ETSGrid, LightGBM, Linear, SeasonalNaive
 from baselines.linear import moving_average
 from baselines.statespace import state_space_forecast
 from hybrid.foundation import registry
@@ -153,6 +153,44 @@ def test_ets_forecasts_a_constant_level():
     model = ETS(n_jobs=1).fit(data)
     forecast = data.scaler.inverse(model.predict(data, data.origins("test")))
     assert np.abs(forecast - 5.0).max() < 0.05  # half the noise's spread, at every step
+
+
+def _holt_winters(y, alpha, beta, gamma, phi, level, trend, seasonal, horizon):
+    """The textbook additive damped Holt-Winters recursion through y, then its forecast."""
+    m, s = len(seasonal), list(seasonal)
+    for t, value in enumerate(y):
+        error = value - (level + phi * trend + s[t % m])
+        level, trend = level + phi * trend + alpha * error, phi * trend + beta * error
+        s[t % m] += gamma * error
+    n = len(y)
+    return [level + sum(phi ** k for k in range(1, h + 1)) * trend + s[(n + h - 1) % m] for h in range(1, horizon + 1)]
+
+
+def test_ets_grid_every_origin_is_the_holt_winters_recursion(daily):
+    from baselines.ets_grid import _initial
+
+    model = ETSGrid().fit(daily)
+    assert model.season_ == 7 and model.params_.shape == (daily.n_channels, 6)
+    origins = daily.origins("test")[[0, 9, 33]]
+    forecast = model.predict(daily, origins)
+    level, trend, seasonal = _initial(daily.train_values.T, 7)
+    for c, (alpha, beta, gamma, phi, has_trend, has_season) in enumerate(model.params_):
+        for i, t in enumerate(origins):
+            expected = _holt_winters(daily.values[:t, c], alpha, beta, gamma, phi, level[c], trend[c] * has_trend,
+                                     seasonal[c] * has_season, daily.horizon)
+            np.testing.assert_allclose(forecast[i, :, c], expected, atol=1e-9, rtol=0)
+
+
+def test_ets_grid_is_near_exact_on_a_noiseless_trend_and_season():
+    n = 300
+    t = np.arange(n)
+    df = pd.DataFrame({"ds": pd.date_range("2000-01-01", periods=n, freq="MS"),
+                       "y": 10 + 0.05 * t + np.sin(2 * np.pi * t / 12)})
+    data = load(df, seq_len=24, horizon=12)
+    model = ETSGrid().fit(data)
+    assert model.params_[0, 4] == 1 and model.params_[0, 5] == 1  # a trend and a season chosen
+    error = model.predict(data, data.origins("test")) - data.future(data.origins("test"))
+    assert np.mean(error ** 2) < 1e-3
 
 
 def test_lightgbm_stops_early_on_validation_and_learns_the_rest_from_train(daily):

@@ -195,3 +195,19 @@ def test_timestamps_with_no_regular_step_ask_for_freq():
     with pytest.raises(InputError, match="pass freq="):
         next_timestamps(stamps, 3)
     assert list(next_timestamps(stamps, 2, freq="h")) == list(pd.DatetimeIndex(["2020-01-02 05:00", "2020-01-02 06:00"]))
+
+
+def test_the_core_forecasts_the_future_from_hints_at_the_new_origins_and_is_saved(tmp_path):
+    from tests.core.test_hints import TINY
+
+    core = {**TINY, "llm_layers": 2, "epochs": 1, "sample_fraction": 0.2, "hints": "text", "hint_models": "linear"}
+    model = Hybrid(models="linear,timellm", horizon=12, seq_len=48, model_params={"timellm": core},
+                   progress=False).fit(wide_frame(n=700, channels=2, noise=0.1))
+    future = model.predict(level=80)
+    assert future.timellm.notna().all() and len(future) == 2 * 12
+    # the hint table of the fit covers the new origin: the core's forecast there read its hints
+    core_model = model.fit_.engines[0].members_[1].fitted_model(model.fit_.bundles[0])
+    last = len(model.bases_[0].raw)
+    assert core_model.hint_table_.first_origin + len(core_model.hint_table_.forecasts) == last + 1
+    loaded = Hybrid.load(model.save(tmp_path / "core"))
+    np.testing.assert_allclose(_numbers(loaded.predict(level=80)), _numbers(future), rtol=1e-5)

@@ -19,7 +19,7 @@ from dataclasses import dataclass
 
 import numpy as np
 
-from hybrid.foundation.data import Part, SeriesBundle, per_series
+from hybrid.foundation.data import Part, SeriesBundle, cutoff_split, per_series
 from hybrid.foundation.forecaster import Forecaster
 from hybrid.foundation.metrics import TRACK_WINDOWS, recent_errors, window_errors
 
@@ -34,11 +34,11 @@ def forward_folds(data: SeriesBundle, folds: int) -> list[tuple[SeriesBundle, np
     result = []
     for k in range(1, folds):
         start, end = edges[k], min(edges[k + 1], T - H + 1)  # origins of block k
-        fit_end = start - max(H, round(0.2 * start))
-        if fit_end - H < L or end <= start:
+        val_rows = max(H, round(0.2 * start))
+        if start - val_rows - H < L or end <= start:
             continue  # too few rows before the block to fit on
-        split = dataclasses.replace(data.split, train=(0, fit_end), val=(fit_end - L, start),
-                                    test=(start - L, end + H - 1))
+        # the fit at the block's first origin, as every out-of-sample forecast is made
+        split = cutoff_split(start, val_rows, L, H, end + H - 1)
         result.append((dataclasses.replace(data, split=split), np.arange(start, end)))
     return result
 

@@ -47,28 +47,27 @@ def load_groups(data: str | os.PathLike | pd.DataFrame | SeriesBundle | list[Ser
         return [load(data, target=target, seq_len=seq_len, horizon=horizon, fill=fill, log=log)]
     long = long[list(LONG_COLUMNS)].assign(unique_id=long["unique_id"].astype(str),
                                            ds=parse_dates(long["ds"], "ds"))
-    by_id = long.groupby("unique_id", sort=False)["ds"]
-    # the ids of a group share every timestamp: same count, same ends, then the same set
-    sets: dict[tuple, list[str]] = {}
-    for uid, ds in by_id:
-        stamps = tuple(ds.sort_values().to_numpy().tolist())
-        sets.setdefault(stamps, []).append(uid)
+    series = {uid: part.sort_values("ds", kind="stable") for uid, part in long.groupby("unique_id", sort=False)}
+    # the ids of a group share every timestamp: the same sorted timestamps, byte for byte
+    sets: dict[bytes, list[str]] = {}
+    for uid, part in series.items():
+        sets.setdefault(part["ds"].to_numpy().tobytes(), []).append(uid)
     if len(sets) == 1:
         return [load(long, seq_len=seq_len, horizon=horizon, fill=fill, log=log)]
-    shortest = min(sets, key=len)
+    shortest = series[min((ids[0] for ids in sets.values()), key=lambda uid: len(series[uid]))]
     if len(shortest) < 2:
-        raise InputError(f"series '{sets[shortest][0]}' has {len(shortest)} row: every series needs at least two")
-    freq = detect_frequency(pd.DatetimeIndex(shortest))
+        raise InputError(f"series '{shortest.unique_id.iloc[0]}' has {len(shortest)} row: every series needs at least two")
+    freq = detect_frequency(pd.DatetimeIndex(shortest["ds"]))
     common = default_lengths(len(shortest), freq, horizon)
     seq_len, horizon = seq_len or common[0], horizon or common[1]
-    log(f"{long['unique_id'].nunique()} series in {len(sets)} groups of shared timestamps, the shortest "
+    log(f"{len(series)} series in {len(sets)} groups of shared timestamps, the shortest "
         f"{len(shortest)} rows: seq_len={seq_len}, horizon={horizon} for all")
-    index = long.set_index("unique_id")
     bundles = []
     for ids in sets.values():
         name = ids[0] if len(ids) == 1 else f"{ids[0]} and {len(ids) - 1} more"
+        wide = pd.DataFrame({"ds": series[ids[0]]["ds"].to_numpy(), **{uid: series[uid]["y"].to_numpy() for uid in ids}})
         try:
-            bundles.append(load(index.loc[ids].reset_index(), seq_len=seq_len, horizon=horizon, fill=fill, name=name))
+            bundles.append(load(wide, seq_len=seq_len, horizon=horizon, fill=fill, name=name))
         except InputError as exc:
             raise InputError(f"series {name}: {exc}") from None
     return bundles
