@@ -18,6 +18,7 @@ setup: $(STAMP)
 
 demo: $(STAMP)
 	$(VENV)/bin/hybrid fit --data ETTh1 --models snaive,linear --horizon 96
+	$(VENV)/bin/hybrid forecast --data ETTh1 --models snaive,linear --horizon 96 --out runs/ETTh1-forecast-H96
 
 test: $(STAMP)
 	# the floors first: an upward import fails the run before any test

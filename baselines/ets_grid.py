@@ -42,7 +42,7 @@ def _initial(y: np.ndarray, season: int) -> tuple[np.ndarray, np.ndarray, np.nda
 def _run(y: np.ndarray, params: np.ndarray, season: int, keep: bool = False):
     """The recursion for every channel [C, T] and every candidate [C, P, 6] at once: the sum of
     squared one-step errors [C, P]; with `keep` (P = 1), the states after each row: level, trend
-    [C, T] and the seasonal ring [C, T, m]."""
+    [C, T] and the seasonal ring [C, T, m] (slot k: the latest seasonal state of phase k)."""
     C, T = y.shape
     m = max(season, 1)
     alpha, beta, gamma, phi, has_trend, has_season = np.moveaxis(params, -1, 0)
@@ -62,7 +62,7 @@ def _run(y: np.ndarray, params: np.ndarray, season: int, keep: bool = False):
         ring[..., j] += gamma * error
         if keep:
             states[0][:, t], states[1][:, t] = level[:, 0], trend[:, 0]
-            states[2][:, t] = np.roll(ring[:, 0], -(j + 1), axis=-1)  # oldest first: s_{t-m+1} .. s_t
+            states[2][:, t] = ring[:, 0]  # slot k: the latest seasonal state of phase k (time % m)
     return sse, states
 
 
@@ -105,6 +105,8 @@ class ETSGrid(Forecaster):
         phi = self.params_[:, 3][:, None]  # [C, 1]
         steps = np.arange(1, data.horizon + 1)
         damp = np.cumsum(phi[..., None] ** steps, axis=-1)  # [C, 1, H]: phi + ... + phi^h
-        season = ring[:, after][..., (steps - 1) % m]  # [C, N, H]: s_{t+h-m}
+        # s_{t+h-m} is the latest state of phase (t + h) % m, t = after
+        phase = (after[:, None] + steps[None, :]) % m  # [N, H]
+        season = np.take_along_axis(ring[:, after], np.broadcast_to(phase, (len(ring), *phase.shape)), axis=-1)
         forecast = level[:, after, None] + damp * trend[:, after, None] + season
         return forecast.transpose(1, 2, 0)

@@ -2,7 +2,8 @@
 
 A benchmark declares its cells, how one cell is run (a row, or rows, of results) and its report
 (Markdown from the rows); `Grid` owns the rest: the loop with one progress bar over the cells,
-resuming (a cell whose rows are in the result file is skipped unless `--fresh`), the time and the
+resuming (a cell whose rows are in the result file is skipped unless `--fresh`, which recomputes
+the cells asked for and keeps the others' rows), the time and the
 peak memory of each cell's process tree, and the result record (`results/<stem>.md` and `.json`
 with the command, commit, machine and versions), rewritten after every cell so that an
 interrupted run keeps what it finished.
@@ -97,8 +98,14 @@ class Grid:
             return []
 
     def run(self, cells: Sequence[Cell], fresh: bool = False) -> pd.DataFrame:
-        rows = [] if fresh else self.stored()
-        done = {(r.get("dataset"), r.get("horizon"), r.get("config", "")) for r in rows}
+        """Run the cells not stored yet (with `fresh`, every one given; the stored rows of other
+        cells are kept either way)."""
+        def key(row: dict) -> tuple:
+            return row.get("dataset"), row.get("horizon"), row.get("config", "")
+
+        wanted = {(c.dataset, c.horizon, c.config) for c in cells}
+        rows = [r for r in self.stored() if not (fresh and key(r) in wanted)]
+        done = {key(r) for r in rows}
         todo = [c for c in cells if (c.dataset, c.horizon, c.config) not in done]
         if len(todo) < len(cells):
             print(f"{self.stem}: {len(cells) - len(todo)} of {len(cells)} cells are in {self.path.name} "

@@ -1,7 +1,8 @@
 """Many short series: `Hybrid(...).fit(df).predict(h)` on a long file of M4-like monthly series,
 seconds and peak memory of fit + predict.
 
-    python -m experiments.many_series [--series 1000 10000] [--models snaive,naive,linear,ets] [--fresh]
+    python -m experiments.many_series [--series 1000 10000] [--models snaive,naive,linear,ets-grid] [--repeats 3]
+                                      [--fresh]
     python -m experiments.many_series --write-only FILE.csv --series 10000   # the file alone
 
 The series (seeded): lengths 48-300 months, every one ending in the same month (a retailer's
@@ -16,6 +17,7 @@ its own: statsforecast is not a dependency).
 from __future__ import annotations
 
 import argparse
+import statistics
 import time
 from pathlib import Path
 
@@ -51,29 +53,34 @@ def m4_like(n_series: int, seed: int = 0) -> pd.DataFrame:
     return pd.concat(frames, ignore_index=True)
 
 
-def run_cell(cell: Cell, models: str) -> dict:
+def run_cell(cell: Cell, models: str, repeats: int) -> dict:
     df = m4_like(cell.horizon)
+    runs = []
     with TreeMemory() as memory:
-        start = time.perf_counter()
-        model = Hybrid(models=models, horizon=HORIZON, seq_len=SEQ_LEN, cache=False, progress=True).fit(df)
-        fitted = time.perf_counter() - start
-        forecast = model.predict(level=(80, 95))
-        seconds = time.perf_counter() - start
+        for _ in range(repeats):
+            start = time.perf_counter()
+            model = Hybrid(models=models, horizon=HORIZON, seq_len=SEQ_LEN, cache=False, progress=True).fit(df)
+            fitted = time.perf_counter() - start
+            forecast = model.predict(level=(80, 95))
+            runs.append((round(fitted, 1), round(time.perf_counter() - start, 1)))
+    fitted, seconds = statistics.median(r[0] for r in runs), statistics.median(r[1] for r in runs)
     # the accuracy needs a second fit on each series' own split (not timed): on the smaller files only
     test = model.comparison().set_index("model").test_mse if cell.horizon <= SCORED else {}
     row = {"series": cell.horizon, "rows": len(df), "groups": len(model.bases_), "members": models,
-           "fit_seconds": round(fitted, 1), "fit_predict_seconds": round(seconds, 1),
+           "fit_seconds": fitted, "fit_predict_seconds": seconds, "runs": len(runs),
+           "fit_predict_each": " ".join(str(r[1]) for r in runs),
            "peak_mib": round(memory.peak_mib), "forecast_rows": len(forecast),
            "router": model.fit_.router.describe().splitlines()[0],
            **{f"test_mse_{m}": float(v) for m, v in test.items()}}
-    print(f"{cell.horizon} series: fit + predict {seconds:.1f} s, peak {memory.peak_mib:.0f} MiB", flush=True)
+    print(f"{cell.horizon} series: fit + predict {seconds:.1f} s (median of {len(runs)}), peak {memory.peak_mib:.0f} MiB",
+          flush=True)
     return row
 
 
 def report(frame: pd.DataFrame) -> str:
     table = shown(frame, "dataset", "horizon", "router")
-    return (to_markdown(table, ".3f") + "\n\nseconds and peak memory (MiB, the process tree) of `Hybrid.fit` + "
-            "`predict` on the whole file; test MSE (z-scored per series, the mean over every series' test "
+    return (to_markdown(table, ".3f") + "\n\nseconds (the median of `runs`; each run's in `fit_predict_each`) and "
+            "peak memory (MiB, the process tree, over all runs) of `Hybrid.fit` + `predict` on the whole file; test MSE (z-scored per series, the mean over every series' test "
             f"windows) from `comparison()`, which fits again on each series' own split (not timed; files of at most "
             f"{SCORED} series).")
 
@@ -81,7 +88,8 @@ def report(frame: pd.DataFrame) -> str:
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--series", nargs="+", type=int, default=[1000, 10000], help="series counts (default %(default)s)")
-    parser.add_argument("--models", default="snaive,naive,linear,ets", help="members (default %(default)s)")
+    parser.add_argument("--models", default="snaive,naive,linear,ets-grid", help="members (default %(default)s)")
+    parser.add_argument("--repeats", type=int, default=1, help="fit + predict runs timed per file (default %(default)s)")
     parser.add_argument("--write-only", type=Path, metavar="FILE", help="write the file of the first count and stop")
     fresh_argument(parser)
     args = parser.parse_args()
@@ -90,7 +98,7 @@ def main() -> None:
         return
     # the grid's horizon slot holds the series count: one cell per count
     grid = Grid("many_series", "Many short monthly series: fit + predict time and memory",
-                lambda cell: run_cell(cell, args.models), report,
+                lambda cell: run_cell(cell, args.models, args.repeats), report,
                 lambda: {"models": args.models, "horizon": HORIZON, "seq_len": SEQ_LEN})
     frame = grid.run([Cell("m4-like", n, args.models) for n in args.series], fresh=args.fresh)
     print(report(frame))
