@@ -55,7 +55,7 @@ def test_a_family_name_stands_for_its_members_and_unknown_names_are_refused():
     assert registry.parse("classical") == list(registry.names("classical"))
     assert registry.parse("linear, classical,,linear")[0] == "linear"
     assert "timellm" not in registry.parse("classical") and registry.names("neural") == ("timellm",)
-    with pytest.raises(InputError, match="unknown model 'nope'.*known models: snaive"):
+    with pytest.raises(InputError, match="unknown model 'nope'.*known models: naive, snaive"):
         registry.make_models("linear,nope")
 
 
