@@ -211,3 +211,17 @@ def test_the_core_forecasts_the_future_from_hints_at_the_new_origins_and_is_save
     assert core_model.hint_table_.first_origin + len(core_model.hint_table_.forecasts) == last + 1
     loaded = Hybrid.load(model.save(tmp_path / "core"))
     np.testing.assert_allclose(_numbers(loaded.predict(level=80)), _numbers(future), rtol=1e-5)
+
+
+def test_backtest_and_select_read_the_fit_and_a_long_table_lacking_y_says_so():
+    frame = wide_frame(n=900, channels=2, noise=0.1)
+    model = Hybrid(models=FAST, horizon=12, seq_len=48, refit=False, progress=False).fit(frame)
+    test = model.backtest("test", level=80)
+    table = model.evaluate().set_index(["model", "split"])
+    # the backtest's frame is what evaluate scores: the same MSE on the original scale's z-score
+    std = pd.Series(model.bases_[0].scaler.std, index=model.bases_[0].columns).loc[test.unique_id].to_numpy()
+    assert np.mean(((test.y - test.linear) / std) ** 2) == pytest.approx(table.loc[("linear", "test"), "mse"])
+    assert [c.series for c in model.select().choices] == ["s0", "s1"]
+    long = _long(frame).drop(columns="y").assign(value=1.0)
+    with pytest.raises(InputError, match="lacks y"):
+        Hybrid(models=FAST).fit(long)

@@ -34,9 +34,9 @@ from tqdm.auto import tqdm
 
 from hybrid.foundation.cache import CachedForecaster
 from hybrid.foundation.data import (SeriesBundle, Split, cutoff_split, from_series, load_groups, per_series,
-                                    validation_rows)
+                                    take_rows, validation_rows)
 from hybrid.foundation.errors import InputError
-from hybrid.foundation.metrics import score
+from hybrid.foundation.metrics import score, track_origins
 from hybrid.foundation.periods import data_periods
 from hybrid.foundation.registry import make_models, with_periods
 from hybrid.foundation.state import decode, encode
@@ -78,8 +78,10 @@ class _Fit:
         """The members' forecasts [C*n, M, H] and the fused one [C*n, H] from `origins` (z-scored,
         channel-major: row c * n + i is channel c at origin i). The router fuses the members'
         float64 forecasts; it reads its features from their float32 copies, as it learned them."""
-        forecasts = np.stack([per_series(m.predict(data, origins)) for m in engine.members_], axis=1)
-        rows = dataclasses.replace(engine.rows(data, origins), forecasts=forecasts)
+        run = track_origins(data, origins)
+        over_run = [m.predict(data, run) for m in engine.members_]
+        forecasts = np.stack([per_series(take_rows(f, origins - run[0])) for f in over_run], axis=1)
+        rows = dataclasses.replace(engine.rows(data, origins, forecasts=over_run), forecasts=forecasts)
         return forecasts, self.router.fuse(rows)
 
     def forecast(self, origins: Sequence[np.ndarray], h: int, levels: tuple[float, ...],

@@ -70,10 +70,14 @@ class HybridForecaster(Forecaster):
             raise InputError(f"the members' names must be distinct and at least one given, got {names}")
         return members
 
-    def rows(self, data: SeriesBundle, origins: np.ndarray, with_target: bool = False) -> RouterRows:
-        """The router's rows for `origins`: the members' forecasts, features and track records."""
+    def rows(self, data: SeriesBundle, origins: np.ndarray, with_target: bool = False,
+             forecasts: Sequence[np.ndarray] | None = None) -> RouterRows:
+        """The router's rows for `origins`: the members' forecasts, features and track records.
+        `forecasts`: the members' forecasts over `track_origins(data, origins)`, where the caller
+        has them already."""
         run = track_origins(data, origins)
-        forecasts = (m.predict(data, run) for m in self.members_)  # read one member at a time
+        if forecasts is None:
+            forecasts = (m.predict(data, run) for m in self.members_)  # read one member at a time
         return build_rows(data, self.member_names_, forecasts, int(run[0]), origins, self.periods(data),
                           with_target=with_target)
 
