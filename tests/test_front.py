@@ -225,3 +225,13 @@ def test_backtest_and_select_read_the_fit_and_a_long_table_lacking_y_says_so():
     long = _long(frame).drop(columns="y").assign(value=1.0)
     with pytest.raises(InputError, match="lacks y"):
         Hybrid(models=FAST).fit(long)
+
+
+@pytest.mark.parametrize("stamps", [pd.bdate_range("2021-01-01", periods=400),  # ends on a Friday
+                                    pd.date_range("1990-01-31", periods=400, freq="ME")])  # month ends
+def test_the_forecast_continues_business_days_and_month_ends(stamps):
+    frame = wide_frame(n=400, channels=1, noise=0.1).assign(date=stamps)
+    out = Hybrid(models=FAST, horizon=6, seq_len=24, progress=False).fit(frame).predict(level=None)
+    expected = pd.date_range(stamps[-1], periods=7, freq=stamps.freq)[1:]
+    assert list(out.ds) == list(expected)
+    assert (out.ds.dt.day_of_week < 5).all() if stamps.freqstr == "B" else out.ds.dt.is_month_end.all()

@@ -51,7 +51,7 @@ def future_png(bases: Sequence[SeriesBundle], forecast: pd.DataFrame, members: S
     for ax, uid in zip(axes[:, 0], shown):
         data, j = history[uid]
         rows = forecast[forecast.unique_id == uid]
-        recent = slice(max(0, len(data.raw) - min(data.seq_len, 3 * len(rows))), len(data.raw))
+        recent = slice(max(0, len(data.raw) - 3 * len(rows)), len(data.raw))  # three horizons of history
         ax.plot(data.timestamps[recent], data.raw[recent, j], color="0.25", lw=1, label="history")
         for level in sorted(levels, reverse=True):
             ax.fill_between(rows.ds, rows[f"hybrid-lo-{level:g}"], rows[f"hybrid-hi-{level:g}"], color="tab:blue",
@@ -65,7 +65,7 @@ def future_png(bases: Sequence[SeriesBundle], forecast: pd.DataFrame, members: S
     axes[0, 0].legend(loc="upper left", fontsize=7, ncols=min(len(members) + 4, 6))
     more = f" (first {MAX_PANELS} of {len(ids)} series)" if len(ids) > MAX_PANELS else ""
     fig.suptitle(f"forecast of the next {forecast.groupby('unique_id').size().iloc[0]} steps{more}", fontsize=10)
-    fig.tight_layout()
+    fig.tight_layout(rect=(0, 0, 1, 1 - 0.2 / fig.get_figheight()))  # room for the title above the legend
     return _png(fig)
 
 
