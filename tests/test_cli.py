@@ -215,12 +215,19 @@ def test_forecast_writes_the_future_and_a_saved_model_forecasts_the_same(csv_pat
     again = tmp_path / "again"
     assert main(["forecast", "--load", str(saved), "--out", str(again), "--quiet"]) == 0
     pd.testing.assert_frame_equal(pd.read_csv(again / "forecast.csv"), pd.read_csv(out / "forecast.csv"))
+    # newer rows of the same series: the saved model forecasts after them
+    newer = tmp_path / "newer.csv"
+    frame = pd.read_csv(csv_path, parse_dates=["date"])
+    extra = frame.tail(24).assign(date=frame.date.iloc[-1] + pd.to_timedelta(np.arange(1, 25), unit="h"))
+    pd.concat([frame, extra]).to_csv(newer, index=False)
+    assert main(["forecast", "--load", str(saved), "--data", str(newer), "--out", str(tmp_path / "n"), "--quiet"]) == 0
+    assert pd.read_csv(tmp_path / "n" / "forecast.csv", parse_dates=["ds"]).ds.min() == extra.date.iloc[-1] + pd.Timedelta(hours=1)
 
 
 @pytest.mark.parametrize("argv, message", [
     (["--level", "80,120"], "--level 80,120: give percentages between 0 and 100"),
     (["--level", "high"], "--level high"),
-    (["--load", "nowhere"], "--load forecasts the data"),
+    (["--load", "nowhere"], "nowhere is not a saved Hybrid"),
 ])
 def test_forecast_refuses_bad_arguments_in_one_line(csv_path, tmp_path, capsys, argv, message):
     rc = main(["forecast", "--data", str(csv_path), "--models", "snaive,linear", "--out", str(tmp_path / "o"), *argv])

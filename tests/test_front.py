@@ -235,3 +235,18 @@ def test_the_forecast_continues_business_days_and_month_ends(stamps):
     expected = pd.date_range(stamps[-1], periods=7, freq=stamps.freq)[1:]
     assert list(out.ds) == list(expected)
     assert (out.ds.dt.day_of_week < 5).all() if stamps.freqstr == "B" else out.ds.dt.is_month_end.all()
+
+
+def test_predict_on_newer_rows_forecasts_after_them_and_learns_nothing(tmp_path):
+    frame = wide_frame(n=1000, channels=2, noise=0.1)
+    model = Hybrid(models="snaive,linear,ets,lightgbm", horizon=12, seq_len=48, progress=False).fit(frame.iloc[:900])
+    pd.testing.assert_frame_equal(model.predict(df=frame.iloc[:900]), model.predict(), rtol=1e-9)
+    coef = model.fit_.engines[0].members_[1].fitted_model(model.fit_.bundles[0]).coef_.copy()
+    newer = model.predict(df=frame)
+    assert newer.ds.min() == frame.date.iloc[-1] + pd.Timedelta(hours=1)
+    for uid, rows in newer.groupby("unique_id"):  # the seasonal naive repeats the newest day
+        np.testing.assert_allclose(rows.snaive.to_numpy(), frame[uid].to_numpy()[-24:-12], rtol=1e-9)
+    np.testing.assert_array_equal(model.fit_.engines[0].members_[1].model.coef_, coef)
+    pd.testing.assert_frame_equal(Hybrid.load(model.save(tmp_path / "m")).predict(df=frame), newer, rtol=1e-9)
+    with pytest.raises(InputError, match="lacks series the model was fitted on: s1"):
+        model.predict(df=frame.drop(columns="s1"))

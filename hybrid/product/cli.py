@@ -130,7 +130,8 @@ def build_parser() -> argparse.ArgumentParser:
         "intervals' calibration) on that block, then forecast the next H steps after each series' last "
         "timestamp, in its own calendar; write forecast.csv (unique_id, ds, one column per member, hybrid, "
         "hybrid-lo-<level>, hybrid-hi-<level>, on the data's own scale), forecast.png and config.json to --out. "
-        "With --load, a model saved by `hybrid fit --save` or `hybrid forecast --save` forecasts instead.",
+        "With --load, a model saved by `hybrid fit --save` or `hybrid forecast --save` forecasts instead, after "
+        "the data it was fitted on or after --data (newer rows of the same series), refitting nothing.",
     )
     _data_arguments(fc)
     fc.set_defaults(data=None)
@@ -146,7 +147,8 @@ def build_parser() -> argparse.ArgumentParser:
     fc.add_argument("--out", type=Path, metavar="DIR", help="folder for forecast.csv, forecast.png and config.json "
                     "(default: runs/<data>-forecast-H<horizon>)")
     fc.add_argument("--save", type=Path, metavar="DIR", help="also save the fitted model to DIR")
-    fc.add_argument("--load", type=Path, metavar="DIR", help="forecast with a model saved to DIR (no --data)")
+    fc.add_argument("--load", type=Path, metavar="DIR", help="forecast with a model saved to DIR, after the data it "
+                    "was fitted on, or after --data (newer rows of the same series; nothing is refitted)")
     _periods_argument(fc)
     _core_arguments(fc, "the Time-LLM core (--models ...,timellm)")
     fc.add_argument("--no-cache", action="store_true", help="recompute every forecast instead of reading the cache")
@@ -389,18 +391,19 @@ def run_forecast(args: argparse.Namespace) -> int:
         _check_folder(path, flag)
     if args.verbose:
         os.environ[VERBOSE_ENV] = "1"
+    newer = None
     if args.load is not None:
-        if args.data is not None:
-            raise InputError("--load forecasts the data the model was saved with: leave out --data")
         model = Hybrid.load(args.load)
         name = "+".join(b.name for b in model.bases_)
+        if args.data is not None:  # newer rows of the same series: forecast after them, refit nothing
+            newer = args.data if args.target is None else load(args.data, target=args.target, fill=args.fill)
     else:
         args.data = args.data or "ETTh1"
         data = args.data if args.target is None else load(args.data, target=args.target, seq_len=args.seq_len,
                                                           horizon=args.horizon, fill=args.fill, log=say)
         model = _hybrid(args, refit=not args.no_refit).fit(data)
         name = "+".join(b.name for b in model.bases_)
-    forecast = model.predict(h=args.horizon if args.load is not None else None, level=levels)
+    forecast = model.predict(h=args.horizon if args.load is not None else None, level=levels, df=newer)
     fit = model.fit_
     h = forecast.groupby("unique_id").size().iloc[0]
     say(f"{name}: {forecast.unique_id.nunique()} series, the next {h} steps, from {forecast.ds.min()} to "

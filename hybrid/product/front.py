@@ -227,14 +227,51 @@ class Hybrid:
         return self.fit_
 
     # ------------------------------------------------------------------------------- forecasting
-    def predict(self, h: int | None = None, level: Sequence[float] | float | None = (80, 95)) -> pd.DataFrame:
+    def predict(self, h: int | None = None, level: Sequence[float] | float | None = (80, 95),
+                df: Data | None = None) -> pd.DataFrame:
         """The next `h` values of every series after its last timestamp (default: the fitted
         horizon): `unique_id`, `ds`, one column per member, `hybrid`, and for each level
-        `hybrid-lo-<level>` and `hybrid-hi-<level>`, on the data's own scale."""
+        `hybrid-lo-<level>` and `hybrid-hi-<level>`, on the data's own scale.
+
+        `df`: newer history of the same series (the data fitted on and the rows that came since):
+        the fitted members, router and intervals forecast after its end and learn nothing from it
+        (as neuralforecast's `predict(df=...)`); ETS and ARIMA run their fixed-parameter filter
+        from df's first row, so give them the old rows too."""
         fit = self._fitted()
         h = self._steps(h)
         levels = check_levels(level)
+        if df is not None:
+            fit = self._on_newer(df)
+            return fit.forecast([[len(b.raw) - self.horizon_] for b in fit.bundles], h, levels)
         return fit.forecast([[len(b.raw)] for b in self.bases_], h, levels)
+
+    def _on_newer(self, df: Data) -> _Fit:
+        """The fit, its members unwrapped from the cache, over each group's rows in `df` (z-scored
+        as the fit was) followed by a horizon of unknown rows."""
+        fit = self._fitted()
+        newer = {name: (data, j) for data in self._groups(df, self.horizon_) for j, name in enumerate(data.columns)}
+        bundles, engines = [], []
+        for data, engine in zip(fit.bundles, fit.engines):
+            missing = [name for name in data.columns if name not in newer]
+            if missing:
+                raise InputError(f"df lacks series the model was fitted on: {', '.join(missing[:5])}")
+            source = newer[data.columns[0]][0]
+            if any(newer[name][0] is not source for name in data.columns):
+                raise InputError(f"the series {', '.join(data.columns[:5])} shared their dates when fitted; in df they "
+                                 "do not: give them the same timestamps")
+            if len(source.raw) < data.seq_len:
+                raise InputError(f"df holds {len(source.raw)} rows of {data.columns[0]}; the look-back needs "
+                                 f"{data.seq_len}")
+            raw = source.raw[:, [newer[name][1] for name in data.columns]]
+            recent = dataclasses.replace(data, raw=raw, values=data.scaler.transform(raw), timestamps=source.timestamps)
+            T = len(raw)
+            bundles.append(dataclasses.replace(recent.extended(self.horizon_, self.freq), split=Split(
+                data.split.rule, data.split.train, data.split.val, (T - data.seq_len, T + self.horizon_))))
+            members = [m.fitted_model(data) if isinstance(m, CachedForecaster) else m for m in engine.members_]
+            unwrapped = HybridForecaster(list(engine.member_names_), mode=self.router, prefit=True, cache=False,
+                                         seed=self.seed)
+            engines.append(unwrapped.set_state({**engine.state(), "members_": members}))
+        return _Fit(bundles, engines, fit.router, fit.conformal, fit.dropped)
 
     def _steps(self, h: int | None) -> int:
         if h is None:
