@@ -250,3 +250,10 @@ def test_predict_on_newer_rows_forecasts_after_them_and_learns_nothing(tmp_path)
     pd.testing.assert_frame_equal(Hybrid.load(model.save(tmp_path / "m")).predict(df=frame), newer, rtol=1e-9)
     with pytest.raises(InputError, match="lacks series the model was fitted on: s1"):
         model.predict(df=frame.drop(columns="s1"))
+
+
+def test_a_second_fit_replaces_the_backtest_of_the_first():
+    model = Hybrid(models=FAST, horizon=12, seq_len=48, progress=False)
+    first = model.fit(wide_frame(n=900, channels=1, noise=0.1, seed=1)).evaluate()
+    second = model.fit(wide_frame(n=900, channels=1, noise=0.5, seed=2)).evaluate()
+    assert not np.allclose(first.mse, second.mse)

@@ -213,6 +213,7 @@ class Hybrid:
         a wide one (a date column and one column per series), a CSV path, a dataset name or a
         `SeriesBundle` from `hybrid.load`."""
         self._check()
+        self.__dict__.pop("backtest_", None)  # a refit makes the last fit's backtest stale
         bases = self._groups(df, self.horizon)
         self.members_ = self._member_names(bases)
         self.horizon_, self.seq_len_ = bases[0].horizon, bases[0].seq_len
