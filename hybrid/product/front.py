@@ -322,7 +322,9 @@ class Hybrid:
     def evaluate(self) -> pd.DataFrame:
         """Every member and the fused forecast scored on the validation and test windows of the
         data's own split (the public protocol: z-scored MSE/MAE over every window, stride 1, and
-        the original-scale metrics), one row per (model, split), as `hybrid fit` reports them.
+        the original-scale metrics), one row per (model, split), as `hybrid fit` reports them;
+        over several groups of series, each metric over all their values (sMAPE and MASE: the
+        mean over the groups, weighted by their values).
         With `refit=True` this fits once more, on the training part of that split."""
         fit = self._backtest_fit()
         records = []
@@ -337,8 +339,12 @@ class Hybrid:
                 per_group.append({m: (score(data, y, f), y.size, len(origins)) for m, f in forecasts.items()})
             for model in per_group[0]:
                 size = sum(g[model][1] for g in per_group)
-                metrics = {k: sum(g[model][0][k] * g[model][1] for g in per_group) / size
-                           for k in per_group[0][model][0]}
+
+                def pooled(k: str) -> float:  # over every value of every group (RMSE through its square)
+                    power = 2 if k == "rmse_orig" else 1
+                    return (sum(g[model][0][k] ** power * g[model][1] for g in per_group) / size) ** (1 / power)
+
+                metrics = {k: pooled(k) for k in per_group[0][model][0]}
                 records.append({"model": model, "split": part, **metrics,
                                 "n_windows": sum(g[model][2] for g in per_group)})
         return pd.DataFrame(records)
