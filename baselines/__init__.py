@@ -6,6 +6,7 @@ They are found by name through `hybrid.foundation.registry`.
 """
 
 from baselines.arima import ARIMA
+from baselines.benchmarks import Drift, SeasonalWindowAverage, WindowAverage
 from baselines.ets import ETS
 from baselines.ets_grid import ETSGrid
 from baselines.lightgbm import LightGBM
@@ -14,4 +15,5 @@ from baselines.naive import Naive
 from baselines.prophet import Prophet
 from baselines.snaive import SeasonalNaive
 
-__all__ = ["ARIMA", "DLinear", "ETS", "ETSGrid", "LightGBM", "Linear", "Naive", "Prophet", "SeasonalNaive"]
+__all__ = ["ARIMA", "DLinear", "Drift", "ETS", "ETSGrid", "LightGBM", "Linear", "Naive", "Prophet", "SeasonalNaive",
+           "SeasonalWindowAverage", "WindowAverage"]

@@ -193,6 +193,22 @@ def test_ets_grid_is_near_exact_on_a_noiseless_trend_and_season():
     assert np.mean(error ** 2) < 1e-3
 
 
+def test_the_simple_benchmarks_match_hand_computed_forecasts(daily):
+    from baselines import Drift, Naive, SeasonalWindowAverage, WindowAverage
+
+    y, H, t = daily.values[:, 0], daily.horizon, int(daily.origins("test")[3])
+    steps = np.arange(1, H + 1)
+    expected = {
+        Naive(): np.full(H, y[t - 1]),
+        Drift(): y[t - 1] + steps * (y[t - 1] - y[0]) / (t - 1),
+        WindowAverage(window=5): np.full(H, y[t - 5:t].mean()),
+        WindowAverage(): np.full(H, y[t - 7:t].mean()),  # a season of daily data: a week
+        SeasonalWindowAverage(window=2): np.array([(y[t - 7 + h % 7] + y[t - 14 + h % 7]) / 2 for h in range(H)]),
+    }
+    for model, answer in expected.items():
+        np.testing.assert_allclose(model.fit(daily).predict(daily, [t])[0, :, 0], answer, rtol=1e-12, err_msg=model.name)
+
+
 def test_lightgbm_stops_early_on_validation_and_learns_the_rest_from_train(daily):
     model = LightGBM(n_components=3, max_rounds=2000, early_stopping_rounds=10, n_jobs=1).fit(daily)
     assert len(model.boosters_) == 3 and model.components_.shape == (3, daily.horizon)

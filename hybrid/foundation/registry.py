@@ -53,6 +53,9 @@ def unregister(name: str) -> None:
 
 register("naive", "baselines.naive:Naive")
 register("snaive", "baselines.snaive:SeasonalNaive")
+register("drift", "baselines.benchmarks:Drift")
+register("window_average", "baselines.benchmarks:WindowAverage")
+register("seasonal_window_average", "baselines.benchmarks:SeasonalWindowAverage")
 register("linear", "baselines.linear:Linear")
 register("dlinear", "baselines.linear:DLinear")
 register("ets", "baselines.ets:ETS")
