@@ -170,6 +170,19 @@ class InverseError(Router):
         return f"{self.name}: weights proportional to 1 / recent MSE^{self.power:g}"
 
 
+def _moments(rows: RouterRows) -> tuple[np.ndarray, np.ndarray]:
+    """E[f_m f_k] [M, M] and E[f_m y] [M] over every row and step: the MSE of any fixed weights w
+    is w' gram w - 2 cross' w plus the target's mean square, a quadratic the fixed-weight modes
+    minimise without the rows."""
+    n, M, H = rows.forecasts.shape
+    gram, cross = np.zeros((M, M)), np.zeros(M)
+    for i in range(0, n, CHUNK):
+        f, y = rows.forecasts[i:i + CHUNK].astype(np.float64), rows.target[i:i + CHUNK]
+        gram += np.einsum("nmh,nkh->mk", f, f)
+        cross += np.einsum("nmh,nh->m", f, y)
+    return gram / (n * H), cross / (n * H)
+
+
 class Stacked(Router):
     """The same weights for every row: the convex combination of the forecasters (weights >= 0,
     summing to 1) with the lowest MSE on the fitted rows (Granger and Ramanathan's combination,
@@ -181,13 +194,8 @@ class Stacked(Router):
 
     def fit(self, rows: RouterRows) -> "Stacked":
         super().fit(rows)
-        n, M, H = rows.forecasts.shape
-        gram, cross = np.zeros((M, M)), np.zeros(M)
-        for i in range(0, n, CHUNK):  # the fused MSE is a quadratic in the weights: its moments suffice
-            f, y = rows.forecasts[i:i + CHUNK].astype(np.float64), rows.target[i:i + CHUNK]
-            gram += np.einsum("nmh,nkh->mk", f, f)
-            cross += np.einsum("nmh,nh->m", f, y)
-        gram, cross = gram / (n * H), cross / (n * H)
+        M = rows.forecasts.shape[1]
+        gram, cross = _moments(rows)
 
         def loss(w: np.ndarray) -> float:  # the fused MSE less the target's mean square
             return float(w @ gram @ w - 2 * cross @ w)
@@ -209,6 +217,39 @@ class Stacked(Router):
         kept = ", ".join(f"{m} {w:.2f}" for m, w in sorted(zip(self.models_, self.weights_), key=lambda kv: -kv[1])
                          if w >= 0.005)
         return f"{self.name}: fixed weights, the convex combination with the lowest MSE on the fitted rows ({kept})"
+
+
+class Greedy(Router):
+    """Ensemble selection with replacement (Caruana et al. 2004; AutoGluon-TimeSeries fits its
+    ensemble so, on its backtest windows): starting from none, `rounds` times add the member whose
+    addition lowers the fused MSE on the fitted rows most, a member as often as it helps; the
+    weights are how often each was added. Coarser than `stacked`'s optimum (multiples of
+    1 / rounds) and, in the literature, less prone to fit the noise of the rows it learned from."""
+
+    name = "greedy"
+
+    def __init__(self, rounds: int = 50) -> None:
+        self.rounds = rounds
+
+    def fit(self, rows: RouterRows) -> "Greedy":
+        super().fit(rows)
+        gram, cross = _moments(rows)
+        counts = np.zeros(len(cross))
+        for r in range(1, self.rounds + 1):
+            candidates = (counts + np.eye(len(cross))) / r  # row m: the weights with m added once more
+            losses = np.einsum("mi,ij,mj->m", candidates, gram, candidates) - 2 * candidates @ cross
+            counts[int(np.argmin(losses))] += 1
+        self.weights_ = counts / self.rounds
+        return self
+
+    def weights(self, rows: RouterRows) -> np.ndarray:
+        self._check(rows)
+        return np.tile(self.weights_, (len(rows), 1))
+
+    def describe(self) -> str:
+        kept = ", ".join(f"{m} {w:.2f}" for m, w in sorted(zip(self.models_, self.weights_), key=lambda kv: -kv[1])
+                         if w > 0)
+        return f"{self.name}: fixed weights by ensemble selection with replacement over {self.rounds} rounds ({kept})"
 
 
 class Rules(Router):
@@ -470,8 +511,8 @@ class Learned(Router):
         return f"learned: softmax weights from the features ({kind}), {self.steps_} {unit}"
 
 
-ROUTERS: dict[str, type[Router]] = {cls.name: cls for cls in (Best, Median, RankVote, InverseError, Stacked, Rules,
-                                                                Learned)}
+ROUTERS: dict[str, type[Router]] = {cls.name: cls for cls in (Best, Median, RankVote, InverseError, Stacked, Greedy,
+                                                                Rules, Learned)}
 VOTES = ("median", "trimmed", "inverse-error")
 
 

@@ -11,7 +11,8 @@ from hybrid.foundation.metrics import mse
 from hybrid.product.fused import HybridForecaster
 from hybrid.product.select import select
 from router.features import feature_docs, window_features
-from router.routers import Auto, InverseError, Learned, Median, RankVote, Rules, Stacked, make_router
+from router.routers import (MODES, Auto, Best, Greedy, InverseError, Learned, Median, RankVote, Rules, Stacked,
+                             make_router)
 from router.rows import RouterRows
 from tests.conftest import wide_frame
 
@@ -115,6 +116,23 @@ def test_stacked_finds_the_convex_combination_of_least_error():
     assert np.allclose(stacked.weights_, [0.5, 0.5, 0.0], atol=0.02)
     assert np.allclose(stacked.weights(rows), stacked.weights_) and np.isclose(mse(rows.target, stacked.fuse(rows)), 0.5, atol=0.03)
     assert "a 0.5" in stacked.describe() and "far" not in stacked.describe()
+
+
+def test_greedy_ensemble_takes_two_members_whose_errors_cancel_in_equal_parts():
+    # a and b err by +e and -e: half each is exact; c errs by half as much as either alone, so the
+    # best single member is c: the selection starts with it (twice, before a pair can beat it),
+    # then adds a and b in turn
+    rng = np.random.default_rng(3)
+    target = rng.standard_normal((1500, 8))
+    e = rng.standard_normal(target.shape)
+    forecasts = np.stack([target + e, target - e, target + 0.5 * rng.standard_normal(target.shape)], axis=1)
+    rows = _rows(forecasts, target, np.zeros((1500, 1)), names=("a", "b", "c"))
+    greedy = Greedy(rounds=20).fit(rows)
+    assert Best().fit(rows).best_ == 2
+    np.testing.assert_allclose(greedy.weights_, [0.45, 0.45, 0.1])
+    # what is left is c's share of c's error: 0.1 squared of its MSE, against all of it for the best single one
+    assert mse(rows.target, greedy.fuse(rows)) == pytest.approx(0.01 * mse(rows.target, rows.forecasts[:, 2]), rel=1e-3)
+    assert "greedy" in MODES and "a 0.45, b 0.45, c 0.10" in greedy.describe()
 
 
 def test_auto_never_loses_to_the_best_single_forecaster_on_the_rows_it_learned_from():
