@@ -183,7 +183,20 @@ def _moments(rows: RouterRows) -> tuple[np.ndarray, np.ndarray]:
     return gram / (n * H), cross / (n * H)
 
 
-class Stacked(Router):
+class FixedWeights(Router):
+    """A mode whose weights (`weights_`, learned by `fit`) are the same for every row."""
+
+    def weights(self, rows: RouterRows) -> np.ndarray:
+        self._check(rows)
+        return np.tile(self.weights_, (len(rows), 1))
+
+    def kept(self, least: float = 0.005) -> str:
+        """The members with a weight of at least `least`, largest first: 'a 0.50, b 0.30'."""
+        ranked = sorted(zip(self.models_, self.weights_), key=lambda kv: -kv[1])
+        return ", ".join(f"{m} {w:.2f}" for m, w in ranked if w >= least)
+
+
+class Stacked(FixedWeights):
     """The same weights for every row: the convex combination of the forecasters (weights >= 0,
     summing to 1) with the lowest MSE on the fitted rows (Granger and Ramanathan's combination,
     constrained). Every single forecaster is such a combination, so on the rows it learned from
@@ -209,17 +222,12 @@ class Stacked(Router):
         self.weights_ = w if loss(w) <= loss(start) else start
         return self
 
-    def weights(self, rows: RouterRows) -> np.ndarray:
-        self._check(rows)
-        return np.tile(self.weights_, (len(rows), 1))
-
     def describe(self) -> str:
-        kept = ", ".join(f"{m} {w:.2f}" for m, w in sorted(zip(self.models_, self.weights_), key=lambda kv: -kv[1])
-                         if w >= 0.005)
-        return f"{self.name}: fixed weights, the convex combination with the lowest MSE on the fitted rows ({kept})"
+        return (f"{self.name}: fixed weights, the convex combination with the lowest MSE on the fitted rows "
+                f"({self.kept()})")
 
 
-class Greedy(Router):
+class Greedy(FixedWeights):
     """Ensemble selection with replacement (Caruana et al. 2004; AutoGluon-TimeSeries fits its
     ensemble so, on its backtest windows): starting from none, `rounds` times add the member whose
     addition lowers the fused MSE on the fitted rows most, a member as often as it helps; the
@@ -242,14 +250,9 @@ class Greedy(Router):
         self.weights_ = counts / self.rounds
         return self
 
-    def weights(self, rows: RouterRows) -> np.ndarray:
-        self._check(rows)
-        return np.tile(self.weights_, (len(rows), 1))
-
     def describe(self) -> str:
-        kept = ", ".join(f"{m} {w:.2f}" for m, w in sorted(zip(self.models_, self.weights_), key=lambda kv: -kv[1])
-                         if w > 0)
-        return f"{self.name}: fixed weights by ensemble selection with replacement over {self.rounds} rounds ({kept})"
+        return (f"{self.name}: fixed weights by ensemble selection with replacement over {self.rounds} rounds "
+                f"({self.kept()})")
 
 
 class Rules(Router):

@@ -131,7 +131,7 @@ def _bad_nan_csv(tmp_path):
 
 @pytest.mark.parametrize("case, args, expected", [
     ("missing", ["--data", "{tmp}/absent.csv"], "no such file or known dataset"),
-    ("model", ["--data", "{csv}", "--models", "linear,nosuch"], "unknown model 'nosuch'; known models: naive, snaive, linear, dlinear"),
+    ("model", ["--data", "{csv}", "--models", "linear,nosuch"], "unknown model 'nosuch'; known models: naive, snaive, drift, window_average"),
     ("target", ["--data", "{csv}", "--target", "nope"], "unknown --target 'nope'"),
     ("nan", ["--data", "{nan}"], "column 's1' at row 18"),
     ("short", ["--data", "{csv}", "--seq-len", "5000"], "need at least"),

@@ -59,7 +59,8 @@ class Forecaster(Stateful, ABC):
     @classmethod
     def param_names(cls) -> tuple[str, ...]:
         """The constructor's parameters (a model whose constructor takes **settings overrides it)."""
-        return tuple(p for p in inspect.signature(cls.__init__).parameters if p != "self")
+        return tuple(name for name, p in inspect.signature(cls.__init__).parameters.items()
+                     if name != "self" and p.kind not in (p.VAR_POSITIONAL, p.VAR_KEYWORD))
 
     @classmethod
     def follows_period(cls) -> bool:

@@ -460,9 +460,10 @@ def _fit_groups(args: argparse.Namespace, groups: list[SeriesBundle], say) -> in
     print(f"hybrid {verdict(test['hybrid'], singles.min())} the best single model ({singles.idxmin()}): test MSE "
           f"{test['hybrid']:.4f} against {singles.min():.4f}.\nrouter: {model.fit_.router.describe()}")
     forecast = model.predict(level=(80, 95))
-    config = {"command": "hybrid " + shlex.join(args.argv), "created": datetime.now(timezone.utc).isoformat(timespec="seconds"),
-              "commit": git_commit(), "groups": [{"name": b.name, "series": list(b.columns), "rows": len(b.raw),
-                                                  "split": asdict(b.split)} for b in groups],
+    config = {"command": "hybrid " + shlex.join(args.argv),
+              "created": datetime.now(timezone.utc).isoformat(timespec="seconds"), "commit": git_commit(),
+              "groups": [{"name": b.name, "series": list(b.columns), "rows": len(b.raw), "split": asdict(b.split)}
+                         for b in groups],
               "seq_len": model.seq_len_, "horizon": model.horizon_, "members": list(model.fit_.members),
               "versions": package_versions()}
     _write_outputs(out, {"comparison.csv": model.evaluate().to_csv(index=False),

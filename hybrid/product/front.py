@@ -137,8 +137,8 @@ class Hybrid:
 
     def __init__(self, models: str | Sequence[str] = DEFAULT_MEMBERS, router: str = "auto", freq: str | None = None,
                  horizon: int | None = None, seq_len: int | None = None, refit: bool = True,
-                 periods: str | Sequence[int] = (), model_params: dict[str, dict] | None = None, fill: str | None = None,
-                 cache: bool = True, seed: int = 0, progress: bool = True) -> None:
+                 periods: str | Sequence[int] = (), model_params: dict[str, dict] | None = None,
+                 fill: str | None = None, cache: bool = True, seed: int = 0, progress: bool = True) -> None:
         self.models = models
         self.router = router
         self.freq = freq
@@ -183,8 +183,8 @@ class Hybrid:
         bundles = []
         for base, cut, end in zip(bases, cutoffs, ends):
             if refit:
-                split = cutoff_split(cut, validation_rows(base.split.rule, cut, base.horizon), base.seq_len, base.horizon,
-                                     end)
+                val_rows = validation_rows(base.split.rule, cut, base.horizon)
+                split = cutoff_split(cut, val_rows, base.seq_len, base.horizon, end)
             else:  # the data's own split, its test part running on to the end
                 split = Split(base.split.rule, base.split.train, base.split.val, (base.split.test[0], end))
             bundles.append(self._rows_of(base, split))
