@@ -27,6 +27,7 @@ def test_fit_end_to_end_on_a_synthetic_csv(csv_path, tmp_path, capsys):
     margin = test_mse["hybrid"] - test_mse[["linear", "snaive"]].min()
     verdict = "beats" if margin < -1e-4 else "ties with" if margin <= 1e-4 else "does not beat"
     assert f"hybrid {verdict} the best single model (linear)" in printed and "router: auto: chose" in printed
+    assert re.search(r"\(Diebold-Mariano p = [01]\.\d{3}(, not significant at 5%)?\)", printed)
     # a sine with a trend: the ridge must beat repeating yesterday
     test = table[table.split == "test"].set_index("model")
     assert test.loc["linear", "mse"] < test.loc["snaive", "mse"]

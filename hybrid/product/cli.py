@@ -24,6 +24,7 @@ from hybrid.foundation.forecaster import Forecaster
 from hybrid.foundation.registry import make_models, with_periods
 from hybrid.foundation.runinfo import git_commit, package_versions
 from hybrid.foundation.settings import add_flags, flag_values
+from hybrid.foundation.significance import diebold_mariano, window_losses
 from hybrid.product.evaluation import compare, summary, to_markdown, verdict
 from hybrid.product.front import Hybrid
 from hybrid.product.fused import DEFAULT_MEMBERS, HybridForecaster
@@ -337,13 +338,20 @@ def _config(args: argparse.Namespace, data: SeriesBundle, models: Sequence[Forec
     }
 
 
-def fused_verdict(wide, fused: HybridForecaster) -> str:
-    """Whether the fused row beats the best single model on test, and how the router chose."""
+def fused_verdict(wide, fused: HybridForecaster, data: SeriesBundle, models: Sequence[Forecaster]) -> str:
+    """Whether the fused row beats the best single model on test, whether the difference is
+    significant (Diebold-Mariano over the test windows), and how the router chose."""
     test = wide.set_index("model").test_mse
     singles = test.drop(fused.name)
     best, fused_mse = singles.idxmin(), test[fused.name]
+    origins = data.origins("test")
+    y = data.future(origins)
+    best_model = next(m for m in models if m.label == best)
+    _, p = diebold_mariano(window_losses(y, fused.predict(data, origins)),
+                           window_losses(y, best_model.predict(data, origins)), data.horizon)
+    significance = f"Diebold-Mariano p = {p:.3f}" + ("" if p < 0.05 else ", not significant at 5%")
     return (f"hybrid {verdict(fused_mse, singles.min())} the best single model ({best}): test MSE {fused_mse:.4f} "
-            f"against {singles.min():.4f}.\nrouter: {fused.router_.describe()}"
+            f"against {singles.min():.4f} ({significance}).\nrouter: {fused.router_.describe()}"
             + (f"\nperiods, by their mean weight on the validation windows: {periods}"
                if (periods := fused.describe_periods(fused.val_weights_)) else ""))
 
@@ -522,7 +530,7 @@ def run_fit(args: argparse.Namespace) -> int:
     print(f"* lowest test MSE: {best}. MSE/MAE on the z-scored scale; *_orig, sMAPE (%) and MASE "
           "on the original scale.")
     if isinstance(models[-1], HybridForecaster):
-        print(fused_verdict(wide, models[-1]))
+        print(fused_verdict(wide, models[-1], data, models))
     config = _config(args, data, models)
     last_test_origin = int(data.origins("test")[-1])
     _write_outputs(out, {
