@@ -23,9 +23,8 @@ a model holding a library object overrides `state` and `set_state`.
 
 from __future__ import annotations
 
-import inspect
 from abc import ABC, abstractmethod
-from typing import Any, ClassVar
+from typing import ClassVar
 
 import numpy as np
 
@@ -57,12 +56,6 @@ class Forecaster(Stateful, ABC):
     uses: ClassVar[tuple[str, ...]] = ()
 
     @classmethod
-    def param_names(cls) -> tuple[str, ...]:
-        """The constructor's parameters (a model whose constructor takes **settings overrides it)."""
-        return tuple(name for name, p in inspect.signature(cls.__init__).parameters.items()
-                     if name != "self" and p.kind not in (p.VAR_POSITIONAL, p.VAR_KEYWORD))
-
-    @classmethod
     def follows_period(cls) -> bool:
         return cls.period_param in cls.param_names()
 
@@ -89,10 +82,6 @@ class Forecaster(Stateful, ABC):
     @abstractmethod
     def predict(self, data: SeriesBundle, origins: np.ndarray) -> np.ndarray:
         """Forecasts [len(origins), H, C] on the z-scored scale, reading rows < each origin only."""
-
-    def get_params(self) -> dict[str, Any]:
-        """The constructor's parameters and their current values."""
-        return {p: getattr(self, p) for p in self.param_names()}
 
     def check_fitted(self) -> None:
         if not any(k.endswith("_") and not k.startswith("_") for k in vars(self)):

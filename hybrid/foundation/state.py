@@ -36,10 +36,15 @@ class Stateful:
     default every public attribute ending in `_`. A class holding a library object overrides
     `state` and `set_state` to turn it into (and back from) arrays or a `Document`."""
 
+    @classmethod
+    def param_names(cls) -> tuple[str, ...]:
+        """The constructor's parameters (a class whose constructor takes **settings overrides it)."""
+        return tuple(name for name, p in inspect.signature(cls.__init__).parameters.items()
+                     if name != "self" and p.kind not in (p.VAR_POSITIONAL, p.VAR_KEYWORD))
+
     def get_params(self) -> dict[str, Any]:
-        names = [name for name, p in inspect.signature(type(self).__init__).parameters.items()
-                 if name != "self" and p.kind not in (p.VAR_POSITIONAL, p.VAR_KEYWORD)]
-        return {p: getattr(self, p) for p in names}
+        """The constructor's parameters and their current values."""
+        return {p: getattr(self, p) for p in self.param_names()}
 
     def state(self) -> dict[str, Any]:
         return {k: v for k, v in vars(self).items() if k.endswith("_") and not k.startswith("_")}

@@ -402,7 +402,6 @@ def run_forecast(args: argparse.Namespace) -> int:
     newer = None
     if args.load is not None:
         model = Hybrid.load(args.load)
-        name = "+".join(b.name for b in model.bases_)
         if args.data is not None:  # newer rows of the same series: forecast after them, refit nothing
             newer = args.data if args.target is None else load(args.data, target=args.target, fill=args.fill)
     else:
@@ -410,7 +409,7 @@ def run_forecast(args: argparse.Namespace) -> int:
         data = args.data if args.target is None else load(args.data, target=args.target, seq_len=args.seq_len,
                                                           horizon=args.horizon, fill=args.fill, log=say)
         model = _hybrid(args, refit=not args.no_refit).fit(data)
-        name = "+".join(b.name for b in model.bases_)
+    name = "+".join(b.name for b in model.bases_)
     forecast = model.predict(h=args.horizon if args.load is not None else None, level=levels, df=newer)
     fit = model.fit_
     h = forecast.groupby("unique_id").size().iloc[0]

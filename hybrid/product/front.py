@@ -22,9 +22,9 @@ import os
 import shutil
 import tempfile
 import warnings
-from importlib.metadata import PackageNotFoundError, version
 from collections.abc import Sequence
 from dataclasses import dataclass
+from importlib.metadata import PackageNotFoundError, version
 from pathlib import Path
 from typing import Any
 
@@ -268,11 +268,20 @@ class Hybrid:
             T = len(raw)
             bundles.append(dataclasses.replace(recent.extended(self.horizon_, self.freq), split=Split(
                 data.split.rule, data.split.train, data.split.val, (T - data.seq_len, T + self.horizon_))))
-            members = [m.fitted_model(data) if isinstance(m, CachedForecaster) else m for m in engine.members_]
-            unwrapped = HybridForecaster(list(engine.member_names_), mode=self.router, prefit=True, cache=False,
-                                         seed=self.seed)
-            engines.append(unwrapped.set_state({**engine.state(), "members_": members}))
+            engines.append(self._unwrapped(engine, data))
         return _Fit(bundles, engines, fit.router, fit.conformal, fit.dropped)
+
+    def _prefit(self, state: dict[str, Any]) -> HybridForecaster:
+        """An engine of fitted members and a fitted router, from `HybridForecaster.state()`."""
+        engine = HybridForecaster(list(state["member_names_"]), mode=self.router, prefit=True, cache=False,
+                                  seed=self.seed)
+        return engine.set_state(state)
+
+    def _unwrapped(self, engine: HybridForecaster, data: SeriesBundle) -> HybridForecaster:
+        """`engine` with its members out of the forecast cache (fitted on `data` where their
+        forecasts were read from it), so that they can forecast other rows or be saved."""
+        members = [m.fitted_model(data) if isinstance(m, CachedForecaster) else m for m in engine.members_]
+        return self._prefit({**engine.state(), "members_": members})
 
     def _steps(self, h: int | None) -> int:
         if h is None:
@@ -394,10 +403,9 @@ class Hybrid:
         path = Path(path)
         if path.exists() and not (path / "hybrid.json").is_file():
             raise InputError(f"{path} exists and is not a saved Hybrid: give a new folder")
-        engines = []
-        for data, engine in zip(fit.bundles, fit.engines):
-            members = [m.fitted_model(data) if isinstance(m, CachedForecaster) else m for m in engine.members_]
-            engines.append({k: v for k, v in {**engine.state(), "members_": members}.items() if k != "router_"})
+        # the router once, beside the engines that share it
+        engines = [{k: v for k, v in self._unwrapped(engine, data).state().items() if k != "router_"}
+                   for data, engine in zip(fit.bundles, fit.engines)]
         arrays, documents = {}, {}
         meta = encode({"params": self.get_params(), "members": self.members_, "horizon": self.horizon_,
                        "seq_len": self.seq_len_, "bases": self.bases_, "splits": [b.split for b in fit.bundles],
@@ -450,11 +458,7 @@ class Hybrid:
             self.members_, self.horizon_, self.seq_len_ = state["members"], state["horizon"], state["seq_len"]
             self.bases_ = state["bases"]
             bundles = [self._rows_of(base, split) for base, split in zip(self.bases_, state["splits"])]
-            engines = []
-            for saved in state["engines"]:
-                engine = HybridForecaster(list(saved["member_names_"]), mode=self.router, prefit=True, cache=False,
-                                          seed=self.seed)
-                engines.append(engine.set_state({**saved, "router_": state["router"]}))
+            engines = [self._prefit({**saved, "router_": state["router"]}) for saved in state["engines"]]
         except InputError:
             raise
         except Exception as exc:  # a damaged folder fails in many ways; each is the same answer

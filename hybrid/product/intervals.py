@@ -64,6 +64,3 @@ class Conformal:
         """The interval's half-width [horizon] for one series at `level` percent (z-scored scale)."""
         own = self.by_series[series]
         return self._quantile(own if own is not None else self.pooled, level)[:horizon]
-
-    def source(self, series: int) -> str:
-        return "its own" if self.by_series[series] is not None else "pooled"

@@ -19,6 +19,7 @@ _CALENDAR = (
     ("quarterly", 91.3, 4, 16, 8),
     ("yearly", 365.25, 1, 8, 4),
 )
+_MONTHS = {"monthly": 1, "quarterly": 3, "yearly": 12}  # the calendar steps that are whole months
 _ALIASES = {"daily": "D", "business-daily": "B", "weekly": "W", "monthly": "MS",
             "quarterly": "QS", "yearly": "YS"}
 
@@ -79,8 +80,8 @@ def next_timestamps(timestamps: pd.DatetimeIndex, n: int, freq: str | None = Non
     steps = np.diff(timestamps.asi8[-min(len(timestamps), 60):])
     step = int(np.median(steps))
     days = step / 86400e9
-    months = next((k for typical, k in ((30.4, 1), (91.3, 3), (365.25, 12)) if abs(days - typical) <= 0.1 * typical),
-                  None)
+    months = next((_MONTHS[name] for name, typical, *_ in _CALENDAR
+                   if name in _MONTHS and abs(days - typical) <= 0.1 * typical), None)
     if months is not None:
         return pd.DatetimeIndex([last + pd.DateOffset(months=months * k) for k in range(1, n + 1)]).as_unit("ns")
     multiples = steps / step

@@ -31,9 +31,9 @@ def _long_table(data: str | os.PathLike | pd.DataFrame) -> pd.DataFrame | None:
     return pd.read_csv(path) if set(LONG_COLUMNS) <= set(header) else None
 
 
-def load_groups(data: str | os.PathLike | pd.DataFrame | SeriesBundle | list[SeriesBundle], *, target: str | None = None, seq_len: int | None = None,
-                horizon: int | None = None, fill: str | None = None,
-                log: Callable[[str], None] = lambda msg: None) -> list[SeriesBundle]:
+def load_groups(data: str | os.PathLike | pd.DataFrame | SeriesBundle | list[SeriesBundle], *,
+                target: str | None = None, seq_len: int | None = None, horizon: int | None = None,
+                fill: str | None = None, log: Callable[[str], None] = lambda msg: None) -> list[SeriesBundle]:
     """`load`, for a table of series that may not share their dates: one bundle per set of
     `unique_id`s with the same timestamps (a wide table, or a long one whose series all share
     theirs, is one bundle). Where there are several, the look-back and horizon not given follow
