@@ -91,11 +91,14 @@ class Grid:
         self.path = RESULTS / f"{stem}.json"
 
     def stored(self) -> list[dict]:
-        """The rows of earlier runs (none if the file is absent or unreadable)."""
+        """The rows of earlier runs (none if the file is absent or unreadable); rows written before
+        the grid kept each row's cell name no cell, so no run can match, resume or replace them:
+        they are not kept."""
         try:
-            return json.loads(self.path.read_text())["rows"]
+            rows = json.loads(self.path.read_text())["rows"]
         except (OSError, ValueError, KeyError):
             return []
+        return [r for r in rows if "dataset" in r and "horizon" in r]
 
     def run(self, cells: Sequence[Cell], fresh: bool = False) -> pd.DataFrame:
         """Run the cells not stored yet (with `fresh`, every one given; the stored rows of other
