@@ -255,6 +255,62 @@ class Greedy(FixedWeights):
                 f"({self.kept()})")
 
 
+class Top(FixedWeights):
+    """The plain mean of the `k` forecasters with the lowest MSE on the fitted rows, `k` the one
+    whose mean has the lowest MSE there: equal weights, which out of sample rarely lose to
+    estimated ones (the "forecast combination puzzle"), without the members that are far behind
+    (a trimmed mean of the best, as Jose and Winkler trim)."""
+
+    name = "top"
+
+    def fit(self, rows: RouterRows) -> "Top":
+        super().fit(rows)
+        gram, cross = _moments(rows)
+        order = np.argsort(self.mean_error_, kind="stable")
+        candidates = np.zeros((len(order), len(order)))
+        for k in range(1, len(order) + 1):
+            candidates[k - 1, order[:k]] = 1.0 / k
+        losses = np.einsum("ki,ij,kj->k", candidates, gram, candidates) - 2 * candidates @ cross
+        self.k_ = int(np.argmin(losses)) + 1
+        self.weights_ = candidates[self.k_ - 1]
+        return self
+
+    def describe(self) -> str:
+        return f"{self.name}: the mean of the {self.k_} members best on the fitted rows ({self.kept()})"
+
+
+class Shrunk(FixedWeights):
+    """`stacked`'s weights shrunk toward equal ones, w = (1 - s) w_stacked + s / M, the shrinkage
+    s the one that forecast best in forward-chained cross-validation over the fitted rows'
+    blocks (`forward_blocks`): estimated weights where they held on later windows, equal ones
+    where they did not."""
+
+    name = "shrunk"
+    GRID = tuple(np.linspace(0.0, 1.0, 11))
+
+    def __init__(self, folds: int = 5) -> None:
+        self.folds = folds
+
+    def fit(self, rows: RouterRows) -> "Shrunk":
+        super().fit(rows)
+        M = rows.forecasts.shape[1]
+        equal = np.full(M, 1.0 / M)
+        loss = np.zeros(len(self.GRID))
+        for fit, score in forward_blocks(rows, self.folds):
+            w = Stacked().fit(rows.take(fit)).weights_
+            gram, cross = _moments(rows.take(score))
+            for i, s in enumerate(self.GRID):
+                v = (1 - s) * w + s * equal
+                loss[i] += v @ gram @ v - 2 * cross @ v
+        self.shrinkage_ = float(self.GRID[int(np.argmin(loss))]) if loss.any() else 0.0
+        self.weights_ = (1 - self.shrinkage_) * Stacked().fit(rows).weights_ + self.shrinkage_ * equal
+        return self
+
+    def describe(self) -> str:
+        return (f"{self.name}: stacked weights shrunk by {self.shrinkage_:.1f} toward equal ones, the shrinkage "
+                f"chosen on later windows ({self.kept()})")
+
+
 class Rules(Router):
     """A shallow decision tree from the features to the forecaster that was best on each row,
     readable as rules. Rows count by how much the choice mattered there (worst minus best error),
@@ -514,85 +570,90 @@ class Learned(Router):
         return f"learned: softmax weights from the features ({kind}), {self.steps_} {unit}"
 
 
-ROUTERS: dict[str, type[Router]] = {cls.name: cls for cls in (Best, Median, RankVote, InverseError, Stacked, Greedy,
-                                                                Rules, Learned)}
+def forward_blocks(rows: RouterRows, folds: int, cv: str = "forward") -> list[tuple[np.ndarray, np.ndarray]]:
+    """(fit mask, score mask) for each block of the rows' origins, cut into `folds` contiguous
+    blocks. `forward`: each block after the first, fitted on the rows before it, as a router is
+    used (always on windows after those it learned from); `blocked`: every block, fitted on the
+    rows on both sides of it. Either way no fitted row's target overlaps the scored block
+    (origins at least H away). For many short series with too few origins, whole series are held
+    out instead. Empty where neither gives two blocks."""
+    if cv not in CV:
+        raise ValueError(f"unknown cv '{cv}'; known: {', '.join(CV)}")
+    horizon = rows.forecasts.shape[2]
+    origins = np.unique(rows.origin)
+    edges = np.linspace(0, len(origins), folds + 1).round().astype(int)
+    out = []
+    for k in range(1 if cv == "forward" else 0, folds):
+        if edges[k + 1] <= edges[k]:
+            continue
+        lo, hi = origins[edges[k]], origins[edges[k + 1] - 1]
+        score = (rows.origin >= lo) & (rows.origin <= hi)
+        fit = rows.origin <= lo - horizon
+        if cv == "blocked":
+            fit |= rows.origin >= hi + horizon
+        if fit.any() and score.any():
+            out.append((fit, score))
+    if len(out) >= 2:
+        return out
+    series = np.unique(rows.series)
+    if len(series) >= 2 * folds:
+        groups = np.arange(len(series)) % folds
+        return [(~np.isin(rows.series, series[groups == k]), np.isin(rows.series, series[groups == k]))
+                for k in range(folds)]
+    return []
+
+
+CV = ("forward", "blocked")
+
+
+ROUTERS: dict[str, type[Router]] = {cls.name: cls for cls in (Best, Median, RankVote, InverseError, Top, Stacked,
+                                                                Greedy, Shrunk, Rules, Learned)}
 VOTES = ("median", "trimmed", "inverse-error")
 
 
 class Auto(Router):
-    """Chooses among `modes` by cross-validation on the fitted rows: their origins are cut into
-    `folds` contiguous blocks. `cv="forward"` (default) scores each block after the first by every
-    mode fitted on the rows before it, as the router is used: always on windows after those it
-    learned from; `cv="blocked"` scores every block by modes fitted on the rows on both sides of
-    it. Either way a fitted row's target never overlaps the scored block (origins at least H
-    away); for many short series with too few origins, whole series are held out instead. Of the
-    modes, the first in `modes` (simplest
-    first) whose mean MSE over the blocks is within one standard error (of the paired
-    differences) of the lowest is chosen — a mode must beat a simpler one clearly, not by the
-    luck of one block — and refitted on all rows. If its fused forecast on the fitted rows is
-    then worse than the best single forecaster's, the best single forecaster is used instead: on
-    the rows it learned from, the fused forecast never loses."""
+    """Chooses among `modes` by cross-validation on the fitted rows (`forward_blocks`: by default
+    each of `folds` blocks of origins after the first is forecast by every mode fitted on the
+    rows before it, as the router is used). A mode is chosen for being good in every stretch,
+    not only on average: of the modes whose mean MSE over the blocks is within one standard error
+    (of the paired differences) of the lowest — those the blocks cannot tell apart from the
+    best — the one whose worst block is least behind that block's best mode (its MSE ratio),
+    the first in `modes` on a tie; it is then refitted on all rows. `best` (the single member
+    best so far) is one of the modes, so the choice can only leave it for a mode that forecast
+    as well on later windows; on the rows it learned from a fused forecast may lose to a member,
+    out of sample it is the one that did not."""
 
     name = "auto"
 
-    CV = ("forward", "blocked")
+    DEFAULT_MODES = ("best", "median", "trimmed", "top", "inverse-error", "greedy", "shrunk", "stacked", "rules",
+                     "learned")
 
-    def __init__(self, modes: tuple[str, ...] = ("best", *VOTES, "stacked", "rules", "learned"), folds: int = 4,
-                 cv: str = "forward", seed: int = 0) -> None:
+    def __init__(self, modes: tuple[str, ...] = DEFAULT_MODES, folds: int = 5, cv: str = "forward",
+                 seed: int = 0) -> None:
         self.modes = modes
         self.folds = folds
         self.cv = cv
         self.seed = seed
 
-    def _folds(self, rows: RouterRows) -> list[tuple[np.ndarray, np.ndarray]]:
-        """(fit mask, score mask) for each block."""
-        horizon = rows.forecasts.shape[2]
-        origins = np.unique(rows.origin)
-        edges = np.linspace(0, len(origins), self.folds + 1).round().astype(int)
-        folds = []
-        if self.cv not in self.CV:
-            raise ValueError(f"unknown cv '{self.cv}'; known: {', '.join(self.CV)}")
-        for k in range(1 if self.cv == "forward" else 0, self.folds):
-            if edges[k + 1] <= edges[k]:
-                continue
-            lo, hi = origins[edges[k]], origins[edges[k + 1] - 1]
-            score = (rows.origin >= lo) & (rows.origin <= hi)
-            fit = rows.origin <= lo - horizon
-            if self.cv == "blocked":
-                fit |= rows.origin >= hi + horizon
-            if fit.any() and score.any():
-                folds.append((fit, score))
-        if len(folds) >= 2:
-            return folds
-        series = np.unique(rows.series)
-        if len(series) >= 2 * self.folds:
-            groups = np.arange(len(series)) % self.folds
-            return [(~np.isin(rows.series, series[groups == k]), np.isin(rows.series, series[groups == k]))
-                    for k in range(self.folds)]
-        return []
-
     def fit(self, rows: RouterRows) -> "Auto":
         super().fit(rows)
-        folds = self._folds(rows) if len(self.modes) > 1 else []
+        folds = forward_blocks(rows, self.folds, self.cv) if len(self.modes) > 1 else []
         self.too_few_ = len(self.modes) > 1 and not folds
-        self.scores_ = {}
+        self.scores_, self.worst_ = {}, {}
         if folds:
             errors = np.array([[mse(rows.target[score], make_router(m, self.seed).fit(rows.take(fit)).fuse(rows.take(score)))
-                                for fit, score in folds] for m in self.modes])
-            self.scores_ = dict(zip(self.modes, errors.mean(1)))
-            lowest = int(errors.mean(1).argmin())
-            diff = errors - errors[lowest]
+                                for fit, score in folds] for m in self.modes])  # [mode, block]
+            mean = errors.mean(1)
+            diff = errors - errors[int(mean.argmin())]
             se = diff.std(1, ddof=1) / np.sqrt(diff.shape[1])
-            self.choice_ = next(m for m, d, e in zip(self.modes, diff.mean(1), se) if d <= e)
+            worst = (errors / np.maximum(errors.min(0), 1e-12)).max(1)
+            self.scores_, self.worst_ = dict(zip(self.modes, mean)), dict(zip(self.modes, worst))
+            tied = [i for i in range(len(self.modes)) if diff[i].mean() <= se[i]]
+            self.choice_ = self.modes[min(tied, key=lambda i: (worst[i], i))]
         else:  # nothing can be chosen fairly with too few windows: the best single forecaster
             self.choice_ = "best" if self.too_few_ else self.modes[0]
         self.router_ = make_router(self.choice_, self.seed).fit(rows)
         self.fitted_mse_ = mse(rows.target, self.router_.fuse(rows))
-        best_single = float(self.mean_error_.min())
-        self.fell_back_ = self.choice_ != "best" and self.fitted_mse_ > best_single * (1 + 1e-9)
-        if self.fell_back_:
-            self.router_ = Best().fit(rows)
-            self.fitted_mse_ = best_single
         return self
 
     def weights(self, rows: RouterRows) -> np.ndarray:
@@ -604,14 +665,15 @@ class Auto(Router):
         return self.router_.fuse(rows)
 
     def describe(self) -> str:
-        scores = ", ".join(f"{m} {s:.4f}" for m, s in sorted(self.scores_.items(), key=lambda kv: kv[1]))
+        scores = ", ".join(f"{m} {s:.4f} (worst block x{self.worst_[m]:.2f})"
+                           for m, s in sorted(self.scores_.items(), key=lambda kv: kv[1]))
         how = "forward-chaining" if self.cv == "forward" else "blocked"
-        why = (f"chose {self.choice_} by {how} cross-validation over {self.folds} blocks of the validation windows "
-               f"(the simplest within one standard error of the lowest; mean MSE {scores})" if self.scores_
-               else "best (too few validation windows to cross-validate a choice of mode)" if self.too_few_
+        why = (f"chose {self.choice_} by {how} cross-validation over {self.folds} blocks of the backtest and "
+               "validation windows (of the modes within one standard error of the lowest mean MSE, the one whose "
+               f"worst block is least behind; mean MSE {scores})" if self.scores_
+               else "best (too few windows to cross-validate a choice of mode)" if self.too_few_
                else f"{self.choice_} (the only mode asked for)")
-        fallback = f"; it lost to {self.router_.describe()} on all fitted rows, so that is used" if self.fell_back_ else ""
-        return f"auto: {why}{fallback}\n{self.router_.describe()}"
+        return f"auto: {why}\n{self.router_.describe()}"
 
 
 ROUTERS["auto"] = Auto

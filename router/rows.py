@@ -46,12 +46,14 @@ class RouterRows:
                        series=self.series[index], target=None if self.target is None else self.target[index])
 
     @classmethod
-    def concat(cls, parts: Sequence["RouterRows"]) -> "RouterRows":
-        """The rows of several datasets as one set; series are numbered on across the parts."""
+    def concat(cls, parts: Sequence["RouterRows"], same_series: bool = False) -> "RouterRows":
+        """The rows of several datasets as one set, series numbered on across the parts; with
+        `same_series`, of the same series at other origins (their numbers kept)."""
         first = parts[0]
         if any(p.models != first.models or p.feature_names != first.feature_names for p in parts):
             raise ValueError("rows to pool must have the same forecasters and features")
-        offsets = np.cumsum([0] + [int(p.series.max()) + 1 if len(p) else 0 for p in parts[:-1]])
+        offsets = (np.zeros(len(parts), int) if same_series else
+                   np.cumsum([0] + [int(p.series.max()) + 1 if len(p) else 0 for p in parts[:-1]]))
         known = all(p.target is not None for p in parts)
         return cls(models=first.models, feature_names=first.feature_names,
                    forecasts=np.concatenate([p.forecasts for p in parts]),

@@ -193,6 +193,25 @@ def test_ets_grid_is_near_exact_on_a_noiseless_trend_and_season():
     assert np.mean(error ** 2) < 1e-3
 
 
+def test_ets_grid_chosen_on_many_steps_forecasts_many_steps_better_than_chosen_by_likelihood():
+    # a daily cycle under persistent short-run noise (AR(1), 0.95): one step on, the last value
+    # says most, so the likelihood smooths little (a high alpha); 48 steps on the noise has faded
+    # and the cycle is what is left, which a low alpha keeps
+    rng = np.random.default_rng(0)
+    n = 3000
+    noise = np.zeros(n)
+    for t in range(1, n):
+        noise[t] = 0.95 * noise[t - 1] + 0.3 * rng.standard_normal()
+    df = pd.DataFrame({"ds": pd.date_range("2000-01-01", periods=n, freq="h"),
+                       "y": np.sin(2 * np.pi * np.arange(n) / 24) + noise})
+    data = load(df, seq_len=96, horizon=48)
+    test = data.origins("test")
+    fits = {c: ETSGrid(criterion=c).fit(data) for c in ETSGrid.CRITERIA}
+    errors = {c: float(np.mean((m.predict(data, test) - data.future(test)) ** 2)) for c, m in fits.items()}
+    assert fits["multistep"].params_[0, 0] < fits["aic"].params_[0, 0]
+    assert errors["multistep"] < 0.9 * errors["aic"]
+
+
 def test_the_simple_benchmarks_match_hand_computed_forecasts(daily):
     from baselines import Drift, Naive, SeasonalWindowAverage, WindowAverage
 

@@ -11,8 +11,8 @@ from hybrid.foundation.metrics import mse
 from hybrid.product.fused import HybridForecaster
 from hybrid.product.select import select
 from router.features import feature_docs, window_features
-from router.routers import (MODES, Auto, Best, Greedy, InverseError, Learned, Median, RankVote, Rules, Stacked,
-                             make_router)
+from router.routers import (MODES, Auto, Best, Greedy, InverseError, Learned, Median, RankVote, Rules, Shrunk, Stacked,
+                             Top, forward_blocks, make_router)
 from router.rows import RouterRows
 from tests.conftest import wide_frame
 
@@ -135,28 +135,55 @@ def test_greedy_ensemble_takes_two_members_whose_errors_cancel_in_equal_parts():
     assert "greedy" in MODES and "a 0.45, b 0.45, c 0.10" in greedy.describe()
 
 
-def test_auto_never_loses_to_the_best_single_forecaster_on_the_rows_it_learned_from():
-    # the median of one exact forecaster and two that agree on a wrong answer is the wrong answer
-    rng = np.random.default_rng(1)
-    target = rng.standard_normal((300, 6))
-    forecasts = np.stack([target, target + 1.0, target + 1.0], axis=1)
-    rows = _rows(forecasts, target, rng.standard_normal((300, 2)), names=("exact", "off1", "off2"))
-    auto = Auto(modes=("median",)).fit(rows)
-    assert auto.fell_back_ and np.allclose(auto.fuse(rows), target, atol=1e-6)
-    for seed in range(4):  # and whatever it picks on noisy forecasters
+def test_top_takes_the_mean_of_the_members_whose_mean_forecasts_best():
+    # a and b err independently by as much: their mean halves the error; c is far behind and
+    # would add its error to any mean it joined
+    rng = np.random.default_rng(4)
+    target = rng.standard_normal((1500, 8))
+    forecasts = np.stack([target + rng.standard_normal(target.shape), target + rng.standard_normal(target.shape),
+                          target + 3 * rng.standard_normal(target.shape)], axis=1)
+    top = Top().fit(_rows(forecasts, target, np.zeros((1500, 1)), names=("a", "b", "c")))
+    assert top.k_ == 2 and np.allclose(top.weights_, [0.5, 0.5, 0.0])
+    assert "mean of the 2 members" in top.describe()
+
+
+def test_shrunk_weights_go_to_equal_ones_where_estimated_weights_do_not_hold():
+    rng = np.random.default_rng(5)
+    target = rng.standard_normal((1500, 4))
+    # six members as good as each other, their errors independent: equal weights are the optimum,
+    # and stacked weights fitted on a few windows are that optimum plus noise
+    alike = np.stack([target + rng.standard_normal(target.shape) for _ in range(6)], axis=1)
+    shrunk = Shrunk().fit(_rows(alike, target, np.zeros((1500, 1)), names=tuple("abcdef")))
+    assert shrunk.shrinkage_ >= 0.5
+    # one member ten times as good: equal weights would throw that away
+    one_good = alike.copy()
+    one_good[:, 0] = target + 0.1 * rng.standard_normal(target.shape)
+    shrunk = Shrunk().fit(_rows(one_good, target, np.zeros((1500, 1)), names=tuple("abcdef")))
+    assert shrunk.shrinkage_ <= 0.1 and shrunk.weights_[0] > 0.9
+
+
+def test_auto_chooses_among_the_modes_the_blocks_cannot_tell_apart_the_one_with_the_best_worst_block():
+    for seed in range(3):
         rows = _regimes(400, seed)
-        auto = Auto().fit(rows)
-        assert mse(rows.target, auto.fuse(rows)) <= rows.errors().mean(0).min() * (1 + 1e-9)
+        auto = Auto(modes=("best", "median", "top", "greedy", "stacked", "rules")).fit(rows)
+        lowest = min(auto.scores_.values())
+        assert auto.scores_[auto.choice_] < 1.5 * lowest
+        errors = np.array([[mse(rows.target[s], make_router(m).fit(rows.take(f)).fuse(rows.take(s)))
+                            for f, s in forward_blocks(rows, auto.folds)] for m in auto.modes])
+        diff = errors - errors[errors.mean(1).argmin()]
+        tied = [m for m, d in zip(auto.modes, diff) if d.mean() <= d.std(ddof=1) / np.sqrt(len(d))]
+        assert auto.choice_ in tied and auto.worst_[auto.choice_] == min(auto.worst_[m] for m in tied)
+        assert "worst block" in auto.describe()
 
 
 def test_auto_scores_each_block_by_modes_fitted_on_earlier_windows_only():
     rows = _regimes(400)
     horizon = rows.forecasts.shape[2]
-    forward = Auto()._folds(rows)
+    forward = forward_blocks(rows, 4)
     assert len(forward) == 3  # every block but the first, which nothing precedes
     for fit, score in forward:
         assert fit.any() and rows.origin[fit].max() + horizon <= rows.origin[score].min()
-    blocked = Auto(cv="blocked")._folds(rows)
+    blocked = forward_blocks(rows, 4, cv="blocked")
     assert len(blocked) == 4 and any(rows.origin[fit].max() > rows.origin[score].max() for fit, score in blocked)
     for fit, score in blocked:  # on both sides, but never a target row shared with the scored block
         gap = np.abs(rows.origin[fit][:, None] - rows.origin[score][None, :]).min()
@@ -192,6 +219,29 @@ def test_the_router_never_reads_test_rows():
     assert fits[0].val_mse_ == fits[1].val_mse_
     assert np.array_equal(fits[0].weights(data, val), fits[1].weights(other, val))
     assert np.array_equal(fits[0].predict(data, val), fits[1].predict(other, val))
+
+
+def test_each_backtest_block_is_forecast_by_members_fitted_on_the_rows_before_it():
+    frame = wide_frame(n=1000, noise=0.2, seed=3)
+    data = _bundle(frame)
+    fused = HybridForecaster("snaive,linear,ets", cache=False, backtest=3).fit(data)
+    rows = fused.learning_rows(data)
+    blocks = fused.backtest_blocks_
+    assert len(blocks) == 3 and blocks[-1][1] == data.origins("val")[0]  # three stretches right before validation
+    assert np.unique(rows.origin).size == sum(b - a for a, b in blocks) + len(data.origins("val"))
+    cutoff = blocks[0][0]
+    changed = frame.copy()  # every row from the first cutoff on: the first block's fit must not see them
+    changed.iloc[cutoff:, 1:] += np.random.default_rng(1).normal(0, 3.0, changed.iloc[cutoff:, 1:].shape)
+    other = _bundle(changed)
+    again = HybridForecaster("snaive,linear,ets", cache=False, backtest=3).fit(other).learning_rows(other)
+
+    def raw_at_cutoff(r, d):  # the forecasts from the cutoff, on the data's own scale (the scalers differ)
+        at = r.origin == cutoff
+        return r.forecasts[at] * d.scaler.std[r.series[at], None, None] + d.scaler.mean[r.series[at], None, None]
+
+    np.testing.assert_allclose(raw_at_cutoff(rows, data), raw_at_cutoff(again, other), rtol=1e-5, atol=1e-4)
+    later = rows.origin == blocks[0][1]  # the next block's fit has read the changed rows
+    assert not np.allclose(rows.forecasts[later], again.forecasts[later])
 
 
 def test_fused_forecaster_on_a_noisy_sine():

@@ -27,7 +27,7 @@ from hybrid.foundation.settings import add_flags, flag_values
 from hybrid.foundation.significance import diebold_mariano, window_losses
 from hybrid.product.evaluation import compare, summary, to_markdown, verdict
 from hybrid.product.front import Hybrid
-from hybrid.product.fused import DEFAULT_MEMBERS, HybridForecaster
+from hybrid.product.fused import BACKTEST_BLOCKS, DEFAULT_MEMBERS, HybridForecaster
 from hybrid.product.intervals import PER_SERIES, check_levels
 from hybrid.product.plots import forecast_png, future_png, periods_png
 from router.routers import MODES
@@ -74,6 +74,16 @@ def _core_arguments(parser: argparse.ArgumentParser, title: str, training: bool 
         core.add_argument("--checkpoint-dir", type=Path, help="keep best/last checkpoints here (safetensors + JSON)")
 
 
+def _router_arguments(parser: argparse.ArgumentParser) -> None:
+    parser.add_argument("--router", default="auto", choices=MODES,
+                        help="how the members are fused: auto (default: the mode that forecast best, in every stretch, "
+                        "in forward-chained cross-validation over the backtest and validation windows), vote, or one mode")
+    parser.add_argument("--backtest", type=int, default=BACKTEST_BLOCKS, metavar="N",
+                        help="blocks of windows before the validation part, each forecast by the members refitted on "
+                        f"the rows before it, that the router also learns from (default {BACKTEST_BLOCKS}, as many as "
+                        "the data holds; 0: the validation windows alone). Each costs a fit of every member")
+
+
 def _periods_argument(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--periods", default="none", metavar="auto|none|LIST",
                         help="the periods the seasonal models (snaive, ets, arima) and the core follow, each model "
@@ -107,9 +117,7 @@ def build_parser() -> argparse.ArgumentParser:
     fit.add_argument("--out", type=Path, metavar="DIR",
                      help="folder for comparison.csv, comparison.md, config.json and forecast.png "
                      "(default: runs/<data>-H<horizon>)")
-    fit.add_argument("--router", default="auto", choices=MODES,
-                     help="how the fused row (hybrid) combines the models: auto (default: chosen by cross-validation on "
-                     "the validation windows, never worse than the best single model on validation), vote, or one mode")
+    _router_arguments(fit)
     fit.add_argument("--no-fused", action="store_true", help="leave out the fused row")
     _periods_argument(fit)
     _core_arguments(fit, "the Time-LLM core (--models ...,timellm)")
@@ -138,7 +146,7 @@ def build_parser() -> argparse.ArgumentParser:
     fc.set_defaults(data=None)
     fc.add_argument("--models", default=DEFAULT_MEMBERS, metavar="LIST",
                     help=f"comma-separated forecasters or a family (default {DEFAULT_MEMBERS})")
-    fc.add_argument("--router", default="auto", choices=MODES, help="how the members are fused (default auto)")
+    _router_arguments(fc)
     fc.add_argument("--level", default="80,95", metavar="LIST",
                     help="prediction interval levels in percent, comma-separated (default 80,95; none for no interval)")
     fc.add_argument("--freq", metavar="ALIAS",
@@ -168,7 +176,7 @@ def build_parser() -> argparse.ArgumentParser:
     _data_arguments(sel)
     sel.add_argument("--models", default=DEFAULT_MEMBERS, metavar="LIST",
                      help=f"comma-separated forecasters to choose between (default {DEFAULT_MEMBERS})")
-    sel.add_argument("--router", default="auto", choices=MODES, help="the router's mode (default auto)")
+    _router_arguments(sel)
     sel.add_argument("--out", type=Path, metavar="FILE", help="also write every series' choice to FILE (.csv or .json)")
     sel.add_argument("--limit", type=int, default=20, help="series printed (default 20; --out holds all)")
     _periods_argument(sel)
@@ -289,7 +297,7 @@ def run_select(args: argparse.Namespace) -> int:
     periods = _periods(args.periods)
     data = args.data if args.target is None else load(args.data, target=args.target, seq_len=args.seq_len,
                                                         horizon=args.horizon, fill=args.fill)
-    selection = select(data, models=args.models, mode=args.router, seq_len=args.seq_len, horizon=args.horizon,
+    selection = select(data, models=args.models, mode=args.router, backtest=args.backtest, seq_len=args.seq_len, horizon=args.horizon,
                        fill=args.fill, cache=not args.no_cache, model_params=_model_params(args),
                        progress=not args.quiet, periods=periods)
     print(selection.text(limit=args.limit))
@@ -387,7 +395,7 @@ def _check_folder(path: Path | None, flag: str) -> None:
 
 def _hybrid(args: argparse.Namespace, refit: bool = True) -> Hybrid:
     """The front door with the command's settings (`hybrid fit` has no --freq: the data's own)."""
-    return Hybrid(models=args.models, router=args.router, freq=getattr(args, "freq", None), horizon=args.horizon,
+    return Hybrid(models=args.models, router=args.router, backtest=args.backtest, freq=getattr(args, "freq", None), horizon=args.horizon,
                   seq_len=args.seq_len, refit=refit, periods=_periods(args.periods), model_params=_model_params(args),
                   fill=args.fill, cache=not args.no_cache, progress=not args.quiet)
 
@@ -520,7 +528,7 @@ def run_fit(args: argparse.Namespace) -> int:
         cache = ForecastCache()
         models = [CachedForecaster(m, cache) for m in models]
     if not args.no_fused and len(models) > 1:  # last, so that it finds its members fitted
-        models.append(HybridForecaster(list(models), mode=args.router, prefit=True, cache=False))
+        models.append(HybridForecaster(list(models), mode=args.router, prefit=True, cache=False, backtest=args.backtest))
     table = compare(data, models, progress=not args.quiet)
     wide = summary(table)
     markdown = to_markdown(wide)

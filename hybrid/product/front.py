@@ -41,7 +41,7 @@ from hybrid.foundation.periods import data_periods
 from hybrid.foundation.registry import make_models, with_periods
 from hybrid.foundation.state import decode, encode
 from hybrid.product.evaluation import summary
-from hybrid.product.fused import DEFAULT_MEMBERS, HybridForecaster, fit_pooled
+from hybrid.product.fused import BACKTEST_BLOCKS, DEFAULT_MEMBERS, HybridForecaster, fit_pooled
 from hybrid.product.intervals import Conformal, check_levels
 from hybrid.product.select import Selection, select
 from router.routers import MODES, Router
@@ -123,8 +123,10 @@ class Hybrid:
     """Classical models and the Time-LLM core fused by a router, in one estimator.
 
     `models`: member names or a family (`classical`, `neural`; see `hybrid.foundation.registry`),
-    comma-separated or a list. `router`: the router's mode (`auto`: chosen by cross-validation on
-    the validation windows, never worse there than the best single member). `freq`: a pandas
+    comma-separated or a list. `router`: the router's mode (`auto`: the mode that forecast best,
+    in every stretch, in forward-chained cross-validation over the backtest and validation
+    windows). `backtest`: blocks of windows before the validation block, each forecast by the
+    members refitted on the rows before it, that the router also learns from (0: none). `freq`: a pandas
     frequency for the future timestamps, where the data's own cannot be inferred. `horizon`,
     `seq_len`: the forecast length and look-back (default: the manifest's, or chosen from the
     data's length and frequency). `refit`: before forecasting the future, fit the members on all
@@ -138,7 +140,8 @@ class Hybrid:
     def __init__(self, models: str | Sequence[str] = DEFAULT_MEMBERS, router: str = "auto", freq: str | None = None,
                  horizon: int | None = None, seq_len: int | None = None, refit: bool = True,
                  periods: str | Sequence[int] = (), model_params: dict[str, dict] | None = None,
-                 fill: str | None = None, cache: bool = True, seed: int = 0, progress: bool = True) -> None:
+                 fill: str | None = None, cache: bool = True, seed: int = 0, progress: bool = True,
+                 backtest: int = BACKTEST_BLOCKS) -> None:
         self.models = models
         self.router = router
         self.freq = freq
@@ -151,10 +154,11 @@ class Hybrid:
         self.cache = cache
         self.seed = seed
         self.progress = progress
+        self.backtest = backtest
 
     def get_params(self) -> dict[str, Any]:
         return {k: getattr(self, k) for k in ("models", "router", "freq", "horizon", "seq_len", "refit", "periods",
-                                              "model_params", "fill", "cache", "seed", "progress")}
+                                              "model_params", "fill", "cache", "seed", "progress", "backtest")}
 
     def __repr__(self) -> str:
         return f"Hybrid({', '.join(f'{k}={v!r}' for k, v in self.get_params().items())})"
@@ -193,7 +197,7 @@ class Hybrid:
         for data in tqdm(bundles, desc="series groups", unit="group", disable=not self.progress or single,
                          leave=False):
             engine = HybridForecaster(members, mode=self.router, cache=self.cache, model_params=self.model_params,
-                                      seed=self.seed, progress=self.progress and single)
+                                      seed=self.seed, progress=self.progress and single, backtest=self.backtest)
             engines.append(engine.fit_members(data, drop_failing=True))
         dropped = {k: f"{data.name}: {v}" for e, data in zip(engines, bundles) for k, v in e.dropped_.items()}
         for label, reason in dropped.items():
@@ -390,7 +394,8 @@ class Hybrid:
         (`hybrid.product.select`), on the data `fit` was given, each series' latest window."""
         self._fitted()
         return select(self.bases_, models=self.members_, mode=self.router, cache=self.cache,
-                      model_params=self.model_params, seed=self.seed, n_drivers=n_drivers, progress=self.progress)
+                      model_params=self.model_params, seed=self.seed, n_drivers=n_drivers, progress=self.progress,
+                      backtest=self.backtest)
 
     # ------------------------------------------------------------------------------------ saving
     def save(self, path: str | os.PathLike) -> Path:

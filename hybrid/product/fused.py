@@ -1,8 +1,13 @@
 """The fused forecaster: every member forecaster, and the router that weights or votes between
 them by the features of each window.
 
-The members learn from the training rows; the router learns from the validation windows only
-(with their members' forecasts and track records); the test rows are never read by `fit`.
+The members learn from the training rows. The router learns from out-of-sample forecasts over a
+long stretch of the history (`learning_rows`): the validation windows, forecast by the members
+fitted on the training rows, and before them `backtest` blocks of as many windows, each forecast
+by the members refitted on the rows before it (an expanding window; `backtest_blocks`). One
+validation block ranks the members unlike the test windows too often (ETTh1: LightGBM first on
+validation at H >= 192, far behind on test); several blocks tell a member that is good
+everywhere from one that was lucky once. The test rows are never read by `fit`.
 """
 
 from __future__ import annotations
@@ -15,7 +20,7 @@ import numpy as np
 from tqdm.auto import tqdm
 
 from hybrid.foundation.cache import CachedForecaster, ForecastCache
-from hybrid.foundation.data import SeriesBundle, from_series
+from hybrid.foundation.data import SeriesBundle, backtest_blocks, backtest_split, from_series
 from hybrid.foundation.errors import InputError
 from hybrid.foundation.forecaster import Forecaster
 from hybrid.foundation.metrics import mse, track_origins
@@ -24,8 +29,11 @@ from hybrid.foundation.registry import make_models
 from router.routers import MODES, Router, make_router
 from router.rows import RouterRows, build_rows
 
-# Fast and different from each other: a seasonal copy, two linear maps, a state-space model and trees.
-DEFAULT_MEMBERS = "snaive,linear,dlinear,ets,lightgbm"
+# Fast and different from each other: the benchmarks every library ships (the last value, its drift, the
+# last season and the mean of the last seasons), two linear maps, a state-space model and trees.
+DEFAULT_MEMBERS = "naive,drift,snaive,seasonal_window_average,linear,dlinear,ets-grid,lightgbm"
+# blocks of backtest windows before the validation part (as many as the data holds, up to this)
+BACKTEST_BLOCKS = 3
 
 
 class HybridForecaster(Forecaster):
@@ -37,6 +45,9 @@ class HybridForecaster(Forecaster):
     to it on validation), `vote`, or one of `router.routers.MODES`.
     `prefit=True` uses members that are already fitted (e.g. scored in a comparison) as they
     are. `cache=True` reads and keeps the members' every-origin forecasts in the forecast cache.
+    `backtest`: how many blocks of windows before the validation part the router also learns
+    from (as many as the data holds, up to this; 0: the validation windows alone). Each costs a
+    fit of every member on the rows before it.
     """
 
     name = "hybrid"
@@ -44,7 +55,7 @@ class HybridForecaster(Forecaster):
 
     def __init__(self, models: str | Sequence[str | Forecaster] = DEFAULT_MEMBERS, mode: str = "auto",
                  prefit: bool = False, cache: bool = True, model_params: Mapping[str, Mapping[str, Any]] | None = None,
-                 seed: int = 0, progress: bool = False) -> None:
+                 seed: int = 0, progress: bool = False, backtest: int = BACKTEST_BLOCKS) -> None:
         self.models = models
         self.mode = mode
         self.prefit = prefit
@@ -52,18 +63,23 @@ class HybridForecaster(Forecaster):
         self.model_params = model_params
         self.seed = seed
         self.progress = progress
+        self.backtest = backtest
 
-    def _members(self) -> list[Forecaster]:
+    def _members(self, fresh: bool = False) -> list[Forecaster]:
+        """The members as given (`fresh`: new unfitted ones of the same classes and parameters)."""
         given = [self.models] if isinstance(self.models, Forecaster) else self.models
         if isinstance(given, str) or all(isinstance(m, str) for m in given):
             members = make_models(given, self.model_params)
         elif all(isinstance(m, Forecaster) for m in given):
             members = list(given)
+            if fresh:
+                inner = (m.model if isinstance(m, CachedForecaster) else m for m in members)
+                members = [type(m)(**m.get_params()) for m in inner]
         else:
             raise InputError("models must be names or forecaster instances, not a mix")
         if self.cache:
             cache = ForecastCache()
-            members = [m if isinstance(m, CachedForecaster) or self.prefit else CachedForecaster(m, cache)
+            members = [m if not fresh and (isinstance(m, CachedForecaster) or self.prefit) else CachedForecaster(m, cache)
                        for m in members]
         names = [m.label for m in members]
         if len(set(names)) != len(names) or not members:
@@ -80,6 +96,48 @@ class HybridForecaster(Forecaster):
             forecasts = (m.predict(data, run) for m in self.members_)  # read one member at a time
         return build_rows(data, self.member_names_, forecasts, int(run[0]), origins, self.periods(data),
                           with_target=with_target)
+
+    def learning_rows(self, data: SeriesBundle) -> RouterRows:
+        """What the router learns from, with targets: the rows of each backtest block (members
+        fitted on the rows before it, their forecasts brought to `data`'s scale), then those of
+        the validation windows (the fitted members). A block some member cannot be fitted for
+        (too few rows for its season) is left out and said in `backtest_skipped_`."""
+        self.check_fitted()
+        parts, self.backtest_blocks_, self.backtest_skipped_ = [], [], {}
+        blocks = backtest_blocks(data.split, data.seq_len, data.horizon, self.backtest)
+        bar = tqdm(blocks, desc="backtest blocks", unit="block", disable=not self.progress or not blocks, leave=False)
+        for cutoff, next_origin in bar:
+            bar.set_postfix_str(f"cutoff at row {cutoff}")
+            try:
+                parts.append(self._block_rows(data, cutoff, next_origin))
+                self.backtest_blocks_.append((cutoff, next_origin))
+            except (ValueError, InputError) as exc:
+                self.backtest_skipped_[cutoff] = str(exc).splitlines()[0]
+        parts.append(self.rows(data, data.origins("val")[::self.stride(data)], with_target=True))
+        return RouterRows.concat(parts, same_series=True)
+
+    @staticmethod
+    def stride(data: SeriesBundle) -> int:
+        """The step between the origins the router learns from: windows a step apart overlap in
+        all but one of their H rows, so at long horizons every H/24-th holds what they all do,
+        in a 24th of the memory (ETTm1 at H = 720: 0.2 GB of rows, not 8)."""
+        return max(1, data.horizon // 24)
+
+    def _block_rows(self, data: SeriesBundle, cutoff: int, next_origin: int) -> RouterRows:
+        """The rows of the origins `cutoff .. next_origin - 1`, forecast by fresh members fitted on
+        the rows before `cutoff`; their z-scores (of that fit's own training rows) are brought to
+        `data`'s, which the router's features and targets are on."""
+        split = backtest_split(cutoff, next_origin, data.split, data.seq_len, data.horizon)
+        early = data.truncated(split.test[1]).with_split(split)
+        origins = np.arange(cutoff, next_origin, self.stride(data))
+        run = track_origins(data, origins)
+        scale = early.scaler.std / data.scaler.std
+        shift = (early.scaler.mean - data.scaler.mean) / data.scaler.std
+        members = self._members(fresh=True)
+        by_label = {m.label: m for m in members}
+        fitted = [by_label[label].fit(early) for label in self.member_names_]
+        forecasts = (np.asarray(m.predict(early, run)) * scale + shift for m in fitted)
+        return build_rows(data, self.member_names_, forecasts, int(run[0]), origins, self.periods(data))
 
     def periods(self, data: SeriesBundle) -> tuple[int, ...]:
         """The periods the router's features measure: the calendar ones and those the members
@@ -130,11 +188,11 @@ class HybridForecaster(Forecaster):
 
     def fit(self, data: SeriesBundle) -> "HybridForecaster":
         self.fit_members(data)
-        val = self.rows(data, data.origins("val"), with_target=True)
-        return self.use_router(make_router(self.mode, self.seed).fit(val), val)
+        rows = self.learning_rows(data)
+        return self.use_router(make_router(self.mode, self.seed).fit(rows), rows)
 
     def use_router(self, router: Router, val: RouterRows) -> "HybridForecaster":
-        """Fuse with `router` (fitted on these members' validation rows `val`, or on rows pooled
+        """Fuse with `router` (fitted on these members' `learning_rows` `val`, or on rows pooled
         with other datasets' by `fit_pooled`); the members' and the fused MSE on `val` are kept."""
         self.router_ = router
         self.val_mse_ = {**dict(zip(self.member_names_, map(float, val.errors().mean(0)))),
@@ -175,19 +233,19 @@ class HybridForecaster(Forecaster):
 
 
 def pooled_validation(engines: Sequence[HybridForecaster], bundles: Sequence[SeriesBundle]) -> list[RouterRows]:
-    """Each dataset's validation rows (members fitted), origins counted from its first validation
+    """Each dataset's `learning_rows` (members fitted), origins counted from its first validation
     origin: pooled series keep their own time, and the held-back blocks of the router's
     cross-validation are the latest windows of each."""
     parts = []
     for engine, data in zip(engines, bundles):
-        part = engine.rows(data, data.origins("val"), with_target=True)
+        part = engine.learning_rows(data)
         parts.append(dataclasses.replace(part, origin=part.origin - data.origins("val")[0]))
     return parts
 
 
 def fit_pooled(engines: Sequence[HybridForecaster], bundles: Sequence[SeriesBundle]) -> tuple[Router, RouterRows]:
     """One router for several datasets (their members fitted by `fit_members`), learned from
-    the validation rows of all of them together; each engine then fuses with it. Returns the
+    the `learning_rows` of all of them together; each engine then fuses with it. Returns the
     router and the pooled rows (series numbered on across the datasets)."""
     parts = pooled_validation(engines, bundles)
     val = RouterRows.concat(parts)

@@ -24,7 +24,7 @@ from hybrid.foundation.data import SeriesBundle, load_groups
 from hybrid.foundation.errors import InputError
 from hybrid.foundation.periods import data_periods
 from hybrid.foundation.registry import with_periods
-from hybrid.product.fused import DEFAULT_MEMBERS, HybridForecaster, fit_pooled
+from hybrid.product.fused import BACKTEST_BLOCKS, DEFAULT_MEMBERS, HybridForecaster, fit_pooled
 from router.routers import Auto, Learned, Router, Rules
 from router.rows import RouterRows
 
@@ -120,11 +120,11 @@ def _explain(router: Router, rows: RouterRows, i: int, rules: Rules, n: int) -> 
 def select(data: SeriesBundle | list[SeriesBundle] | str | Path | pd.DataFrame, models: str | Sequence[str] = DEFAULT_MEMBERS,
            mode: str = "auto", seq_len: int | None = None, horizon: int | None = None, fill: str | None = None,
            cache: bool = True, model_params: dict[str, dict] | None = None, seed: int = 0, n_drivers: int = 3,
-           progress: bool = True, periods: str | Sequence[int] = ()) -> Selection:
+           progress: bool = True, periods: str | Sequence[int] = (), backtest: int = BACKTEST_BLOCKS) -> Selection:
     """Which forecaster to use for each series, with the weights and the reasons.
 
-    The members learn from each series' training rows, the router from all series' validation
-    windows; the recommendation is the router's at each series' latest window. `periods`: each
+    The members learn from each series' training rows, the router from all series' backtest and
+    validation windows (`HybridForecaster.learning_rows`; `backtest` blocks); the recommendation is the router's at each series' latest window. `periods`: each
     seasonal member and the core once per period listed, or per period the series share
     ("auto", found on their training parts); () for none.
     """
@@ -134,7 +134,7 @@ def select(data: SeriesBundle | list[SeriesBundle] | str | Path | pd.DataFrame, 
     fused = []
     for bundle in tqdm(bundles, desc="series", unit="dataset", disable=not progress or len(bundles) == 1):
         fused.append(HybridForecaster(models, mode=mode, cache=cache, model_params=model_params, seed=seed,
-                                      progress=progress and len(bundles) == 1).fit_members(bundle))
+                                      progress=progress and len(bundles) == 1, backtest=backtest).fit_members(bundle))
     router, val = fit_pooled(fused, bundles)
     rules = router.router_ if isinstance(router, Auto) and isinstance(router.router_, Rules) else Rules(seed=seed).fit(val)
 

@@ -23,10 +23,10 @@ from hybrid.foundation.data.calendar import Frequency, detect_frequency, next_ti
 from hybrid.foundation.data.groups import load_groups
 from hybrid.foundation.data.datasets import DatasetSpec, data_dirs, load_manifest, resolve
 from hybrid.foundation.data.read import FILL_METHODS, LONG_COLUMNS, Frame, read_frame
-from hybrid.foundation.data.windows import (Part, Split, cutoff_split, default_lengths, from_series, make_split, per_series,
+from hybrid.foundation.data.windows import (Part, Split, backtest_blocks, backtest_split, cutoff_split, default_lengths, from_series, make_split, per_series,
                                             take_rows, validation_rows)
 
 __all__ = ["FILL_METHODS", "LONG_COLUMNS", "DatasetSpec", "Frame", "Frequency", "Part", "Scaler", "SeriesBundle",
-           "Split", "cutoff_split", "data_dirs", "default_lengths", "detect_frequency", "from_series", "load",
+           "Split", "backtest_blocks", "backtest_split", "cutoff_split", "data_dirs", "default_lengths", "detect_frequency", "from_series", "load",
            "load_groups", "load_manifest", "make_split", "next_timestamps", "per_series", "read_frame", "resolve", "take_rows",
            "validation_rows"]

@@ -111,6 +111,10 @@ class SeriesBundle:
         scaler = Scaler.fit(self.raw[split.train[0]:split.train[1]])
         return dataclasses.replace(self, split=split, scaler=scaler, values=scaler.transform(self.raw))
 
+    def truncated(self, end: int) -> "SeriesBundle":
+        """The first `end` rows only (scaled as before): what a fit at an earlier cutoff may hold."""
+        return dataclasses.replace(self, raw=self.raw[:end], values=self.values[:end], timestamps=self.timestamps[:end])
+
     def extended(self, rows: int, freq: str | None = None) -> "SeriesBundle":
         """The data followed by `rows` unknown rows (NaN) at the timestamps that continue its
         calendar (`next_timestamps`): the rows a forecast of the future covers. A model that read

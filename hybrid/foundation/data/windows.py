@@ -108,6 +108,37 @@ def cutoff_split(cutoff: int, val_rows: int, seq_len: int, horizon: int, end: in
     return Split(rule="cutoff", train=(0, train_end), val=(train_end - seq_len, cutoff), test=(cutoff - seq_len, end))
 
 
+def backtest_blocks(split: Split, seq_len: int, horizon: int, blocks: int) -> list[tuple[int, int]]:
+    """Up to `blocks` stretches of origins before the validation part, latest last, each as long
+    as the validation part: `(cutoff, next)`, the origins `cutoff .. next - 1` forecast by a fit
+    on the rows before `cutoff` (`backtest_split`). The router learns from them and the validation
+    windows, a stretch of the history `blocks + 1` times as long as the validation part alone
+    (ETTh1: from row 2,880 to 11,520, two thirds of the training year and the validation months).
+    Stretches start only where such a fit has the training and validation rows it needs."""
+    start, length = split.val[0] + seq_len, split.val[1] - split.val[0] - seq_len
+    out = []
+    for k in range(1, blocks + 1):
+        cutoff = start - k * length
+        if length < 1 or cutoff - backtest_validation_rows(cutoff, split, horizon) < seq_len + horizon:
+            break
+        out.append((cutoff, cutoff + length))
+    return out[::-1]
+
+
+def backtest_validation_rows(cutoff: int, split: Split, horizon: int) -> int:
+    """The validation rows of a backtest fit at `cutoff`: the data's own validation share of the
+    rows before it (at least one horizon), so that an early fit holds out what the last one does."""
+    train_end, val_end = split.train[1], split.val[1]
+    return max(horizon, round(cutoff * (val_end - train_end) / val_end))
+
+
+def backtest_split(cutoff: int, next_origin: int, split: Split, seq_len: int, horizon: int) -> Split:
+    """The split of the backtest fit at `cutoff` whose forecast part holds the origins
+    `cutoff .. next_origin - 1`."""
+    return cutoff_split(cutoff, backtest_validation_rows(cutoff, split, horizon), seq_len, horizon,
+                        next_origin + horizon - 1)
+
+
 def default_lengths(n_rows: int, freq: Frequency, horizon: int | None = None) -> tuple[int, int]:
     """Look-back and horizon for data not in the manifest: the frequency's usual ones, shrunk
     until one window fits each part of a 70/10/20 split (`make_split` rejects what still won't)."""
