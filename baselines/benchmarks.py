@@ -58,7 +58,8 @@ class WindowAverage(Forecaster):
 
 class SeasonalWindowAverage(Forecaster):
     """At each phase of the season, the mean of the last `window` seasons' values at that phase
-    (`season=None`: the data's calendar season)."""
+    (`season=None`: the data's calendar season); from an origin with fewer seasons before it, of
+    those there are (at least one)."""
 
     name = "seasonal_window_average"
 
@@ -76,9 +77,11 @@ class SeasonalWindowAverage(Forecaster):
         self.check_fitted()
         origins = np.asarray(origins)
         m, k = self.season_, self.window
-        if len(origins) and origins.min() < m * k:
-            raise ValueError(f"origin {origins.min()} has fewer than {k} seasons ({m * k} rows) before it")
+        if len(origins) and origins.min() < m:
+            raise ValueError(f"origin {origins.min()} has less than one season ({m} rows) before it")
         steps = np.arange(data.horizon) % m
         # the rows of the same phase in each of the last k seasons: t - m + (h mod m) - j m, j < k
         rows = origins[:, None, None] - m + steps[None, :, None] - m * np.arange(k)[None, None, :]
-        return data.values[rows].mean(axis=2)
+        held = np.arange(k)[None, None, :] < np.minimum(k, origins // m)[:, None, None]  # seasons the origin has
+        values = data.values[np.where(held, rows, 0)] * held[..., None]
+        return values.sum(axis=2) / held.sum(axis=2)[..., None]

@@ -226,6 +226,9 @@ def test_the_simple_benchmarks_match_hand_computed_forecasts(daily):
     }
     for model, answer in expected.items():
         np.testing.assert_allclose(model.fit(daily).predict(daily, [t])[0, :, 0], answer, rtol=1e-12, err_msg=model.name)
+    # from an origin 15 rows in, two whole weeks lie before it: the mean of those two, not of three
+    early = SeasonalWindowAverage(window=3).fit(daily).predict(daily, [15])[0, :, 0]
+    np.testing.assert_allclose(early, [(y[8 + h % 7] + y[1 + h % 7]) / 2 for h in range(H)], rtol=1e-12)
 
 
 def test_lightgbm_stops_early_on_validation_and_learns_the_rest_from_train(daily):
