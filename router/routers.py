@@ -311,6 +311,96 @@ class Shrunk(FixedWeights):
                 f"chosen on later windows ({self.kept()})")
 
 
+def _series_moments(rows: RouterRows) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """`_moments` per series: the series' ids [S], E[f f'] [S, M, M] and E[f y] [S, M] over its rows."""
+    ids, index = np.unique(rows.series, return_inverse=True)
+    n, M, H = rows.forecasts.shape
+    gram, cross, count = np.zeros((len(ids), M, M)), np.zeros((len(ids), M)), np.zeros(len(ids))
+    for i in range(0, n, CHUNK):
+        f, y, at = rows.forecasts[i:i + CHUNK].astype(np.float64), rows.target[i:i + CHUNK], index[i:i + CHUNK]
+        np.add.at(gram, at, np.einsum("nmh,nkh->nmk", f, f))
+        np.add.at(cross, at, np.einsum("nmh,nh->nm", f, y))
+        np.add.at(count, at, H)
+    return ids, gram / count[:, None, None], cross / count[:, None]
+
+
+def _simplex_least_squares(gram: np.ndarray, cross: np.ndarray, steps: int = 500) -> np.ndarray:
+    """argmin over the simplex of w' gram w - 2 cross' w, for a stack of problems at once
+    (gram [S, M, M], cross [S, M]): projected gradient steps of 1 / (2 * largest eigenvalue)."""
+    S, M = cross.shape
+    rate = 1.0 / (2 * np.maximum(np.linalg.eigvalsh(gram)[:, -1], 1e-12))[:, None]
+    w = np.full((S, M), 1.0 / M)
+    for _ in range(steps):
+        w = _onto_simplex(w - rate * 2 * (np.einsum("smk,sk->sm", gram, w) - cross))
+    return w
+
+
+def _onto_simplex(v: np.ndarray) -> np.ndarray:
+    """Each row of v projected onto {w >= 0, sum w = 1} (Duchi et al. 2008)."""
+    u = -np.sort(-v, axis=1)
+    cum = np.cumsum(u, axis=1) - 1
+    k = np.arange(1, v.shape[1] + 1)
+    rho = (u - cum / k > 0).sum(1)
+    theta = cum[np.arange(len(v)), rho - 1] / rho
+    return np.maximum(v - theta[:, None], 0.0)
+
+
+class PerSeries(Router):
+    """Each series' own convex combination of the members (as `stacked` finds for all rows
+    together) where the series has at least `min_windows` windows' worth of rows (origins / H),
+    shrunk toward the pooled one, w_s = (1 - s) w_series + s w_pooled, the shrinkage s the one
+    that forecast best in forward-chained cross-validation over the blocks (`forward_blocks`); a
+    series with fewer windows, or one not seen in `fit`, takes the pooled weights."""
+
+    name = "per-series"
+    GRID = Shrunk.GRID
+
+    def __init__(self, min_windows: int = 10, folds: int = 5) -> None:
+        self.min_windows = min_windows
+        self.folds = folds
+
+    def _solve(self, rows: RouterRows) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+        """The series' ids, the pooled weights [M] and each series' own [S, M] (pooled where it has too few windows)."""
+        ids, gram, cross = _series_moments(rows)
+        counts = np.array([np.unique(rows.origin[rows.series == i]).size for i in ids])
+        pooled_gram, pooled_cross = _moments(rows)
+        pooled = _simplex_least_squares(pooled_gram[None], pooled_cross[None])[0]
+        own = np.tile(pooled, (len(ids), 1))
+        enough = counts >= self.min_windows * rows.forecasts.shape[2]
+        if enough.any():
+            own[enough] = _simplex_least_squares(gram[enough], cross[enough])
+        return ids, pooled, own
+
+    def fit(self, rows: RouterRows) -> "PerSeries":
+        super().fit(rows)
+        loss = np.zeros(len(self.GRID))
+        for fit, score in forward_blocks(rows, self.folds):
+            ids, pooled, own = self._solve(rows.take(fit))
+            scored, gram, cross = _series_moments(rows.take(score))
+            at = np.searchsorted(ids, scored)
+            known = (at < len(ids)) & (ids[np.minimum(at, len(ids) - 1)] == scored)
+            mine = np.where(known[:, None], own[np.minimum(at, len(ids) - 1)], pooled)
+            for i, s in enumerate(self.GRID):
+                v = (1 - s) * mine + s * pooled
+                loss[i] += float((np.einsum("sm,smk,sk->s", v, gram, v) - 2 * (cross * v).sum(1)).sum())
+        self.shrinkage_ = float(self.GRID[int(np.argmin(loss))]) if loss.any() else 1.0
+        self.series_, self.pooled_, own = self._solve(rows)
+        self.weights_ = (1 - self.shrinkage_) * own + self.shrinkage_ * self.pooled_
+        return self
+
+    def weights(self, rows: RouterRows) -> np.ndarray:
+        self._check(rows)
+        at = np.searchsorted(self.series_, rows.series)
+        clipped = np.minimum(at, len(self.series_) - 1)
+        known = self.series_[clipped] == rows.series
+        return np.where(known[:, None], self.weights_[clipped], self.pooled_)
+
+    def describe(self) -> str:
+        spread = np.abs(self.weights_ - self.pooled_).sum(1).max() / 2 if len(self.weights_) else 0.0
+        return (f"{self.name}: each series' own weights, shrunk by {self.shrinkage_:.1f} toward the pooled ones; "
+                f"at most {spread:.0%} of a series' weight moved from them")
+
+
 class Rules(Router):
     """A shallow decision tree from the features to the forecaster that was best on each row,
     readable as rules. Rows count by how much the choice mattered there (worst minus best error),
@@ -607,7 +697,7 @@ CV = ("forward", "blocked")
 
 
 ROUTERS: dict[str, type[Router]] = {cls.name: cls for cls in (Best, Median, RankVote, InverseError, Top, Stacked,
-                                                                Greedy, Shrunk, Rules, Learned)}
+                                                                Greedy, Shrunk, PerSeries, Rules, Learned)}
 VOTES = ("median", "trimmed", "inverse-error")
 
 
@@ -625,8 +715,8 @@ class Auto(Router):
 
     name = "auto"
 
-    DEFAULT_MODES = ("best", "median", "trimmed", "top", "inverse-error", "greedy", "shrunk", "stacked", "rules",
-                     "learned")
+    DEFAULT_MODES = ("best", "median", "trimmed", "top", "inverse-error", "greedy", "shrunk", "stacked", "per-series",
+                     "rules", "learned")
 
     def __init__(self, modes: tuple[str, ...] = DEFAULT_MODES, folds: int = 5, cv: str = "forward",
                  seed: int = 0) -> None:

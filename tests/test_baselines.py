@@ -98,12 +98,16 @@ def test_state_space_forecast_matches_the_recursion():
             a = T @ a + c
 
 
-def _ar1(n=1500, phi=0.7, seed=3):
+def _ar1_path(n: int, phi: float, scale: float = 1.0, seed: int = 3) -> np.ndarray:
     rng = np.random.default_rng(seed)
     y = np.zeros(n)
     for t in range(1, n):
-        y[t] = phi * y[t - 1] + rng.standard_normal()
-    return pd.DataFrame({"date": pd.date_range("2000-01-01", periods=n, freq="D"), "y": y})
+        y[t] = phi * y[t - 1] + scale * rng.standard_normal()
+    return y
+
+
+def _ar1(n=1500, phi=0.7, seed=3):
+    return pd.DataFrame({"date": pd.date_range("2000-01-01", periods=n, freq="D"), "y": _ar1_path(n, phi, seed=seed)})
 
 
 def test_arima_recovers_an_ar1_coefficient():
@@ -129,6 +133,22 @@ def test_arima_every_origin_equals_a_per_origin_forecast(daily):
                          trend=spec["trend"])
             expected = sm.filter(np.asarray(spec["params"])).forecast(daily.horizon)
             np.testing.assert_allclose(forecast[i, :, c], expected, atol=1e-9, rtol=0)
+
+
+def test_arima_takes_a_long_season_as_fourier_terms_and_says_so():
+    # a weekly cycle of hourly data (168 lags: far past a seasonal ARIMA's state) under AR(1) noise
+    n = 2400
+    noise = _ar1_path(n, 0.5, 0.2, seed=4)
+    t = np.arange(n)
+    df = pd.DataFrame({"ds": pd.date_range("2000-01-01", periods=n, freq="h"),
+                       "y": np.sin(2 * np.pi * t / 168) + 0.5 * np.cos(4 * np.pi * t / 168) + noise})
+    data = load(df, seq_len=336, horizon=48)
+    model = ARIMA(season=168, max_p=2, max_q=1, n_jobs=1).fit(data)
+    assert model.season_ == 1 and model.fourier_period_ == 168 and model.fourier_[0][0] >= 2
+    assert model.describe()[0].endswith(f"+ {model.fourier_[0][0]} Fourier pairs of period 168")
+    test = data.origins("test")
+    error = np.mean((model.predict(data, test) - data.future(test)) ** 2)
+    assert error < 0.15 * data.future(test).var()
 
 
 def test_ets_every_origin_equals_a_per_origin_forecast(daily):
@@ -197,11 +217,8 @@ def test_ets_grid_chosen_on_many_steps_forecasts_many_steps_better_than_chosen_b
     # a daily cycle under persistent short-run noise (AR(1), 0.95): one step on, the last value
     # says most, so the likelihood smooths little (a high alpha); 48 steps on the noise has faded
     # and the cycle is what is left, which a low alpha keeps
-    rng = np.random.default_rng(0)
     n = 3000
-    noise = np.zeros(n)
-    for t in range(1, n):
-        noise[t] = 0.95 * noise[t - 1] + 0.3 * rng.standard_normal()
+    noise = _ar1_path(n, 0.95, 0.3, seed=0)
     df = pd.DataFrame({"ds": pd.date_range("2000-01-01", periods=n, freq="h"),
                        "y": np.sin(2 * np.pi * np.arange(n) / 24) + noise})
     data = load(df, seq_len=96, horizon=48)

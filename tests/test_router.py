@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import dataclasses
+
 import numpy as np
 import pandas as pd
 import pytest
@@ -11,8 +13,8 @@ from hybrid.foundation.metrics import mse
 from hybrid.product.fused import HybridForecaster
 from hybrid.product.select import select
 from router.features import feature_docs, window_features
-from router.routers import (MODES, Auto, Best, Greedy, InverseError, Learned, Median, RankVote, Rules, Shrunk, Stacked,
-                             Top, forward_blocks, make_router)
+from router.routers import (MODES, Auto, Best, Greedy, InverseError, Learned, Median, PerSeries, RankVote, Rules, Shrunk,
+                             Stacked, Top, forward_blocks, make_router)
 from router.rows import RouterRows
 from tests.conftest import wide_frame
 
@@ -160,6 +162,29 @@ def test_shrunk_weights_go_to_equal_ones_where_estimated_weights_do_not_hold():
     one_good[:, 0] = target + 0.1 * rng.standard_normal(target.shape)
     shrunk = Shrunk().fit(_rows(one_good, target, np.zeros((1500, 1)), names=tuple("abcdef")))
     assert shrunk.shrinkage_ <= 0.1 and shrunk.weights_[0] > 0.9
+
+
+def test_per_series_weights_follow_each_series_own_best_member_and_the_pooled_ones_without_enough_windows():
+    rng = np.random.default_rng(6)
+    n, H = 600, 4
+    parts = []
+    for series, (noise_a, noise_b) in enumerate(((0.1, 1.0), (1.0, 0.1), (0.5, 0.5))):
+        size = n if series < 2 else 3 * H  # the third has three windows' worth of rows: too few
+        target = rng.standard_normal((size, H))
+        forecasts = np.stack([target + noise_a * rng.standard_normal(target.shape),
+                              target + noise_b * rng.standard_normal(target.shape)], axis=1)
+        part = _rows(forecasts, target, np.zeros((size, 1)))
+        parts.append(dataclasses.replace(part, series=np.full(size, series)))
+    rows = RouterRows.concat(parts, same_series=True)
+    router = PerSeries().fit(rows)
+    w = router.weights(rows)
+    assert router.shrinkage_ <= 0.2
+    assert w[rows.series == 0, 0].min() > 0.9 and w[rows.series == 1, 1].min() > 0.9
+    np.testing.assert_allclose(w[rows.series == 2], np.tile(router.pooled_, ((rows.series == 2).sum(), 1)))
+    # the pooled weights are the convex combination of least error over all rows, as stacked finds it
+    np.testing.assert_allclose(router.pooled_, Stacked().fit(rows).weights_, atol=1e-3)
+    unseen = dataclasses.replace(rows.take(np.arange(5)), series=np.full(5, 9))
+    np.testing.assert_allclose(router.weights(unseen), np.tile(router.pooled_, (5, 1)))
 
 
 def test_auto_chooses_among_the_modes_the_blocks_cannot_tell_apart_the_one_with_the_best_worst_block():

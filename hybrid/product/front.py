@@ -48,8 +48,9 @@ from router.routers import MODES, Router
 
 Data = str | os.PathLike | pd.DataFrame | SeriesBundle
 FUSED = "hybrid"
-# what `save` writes: bump when a folder it wrote can no longer be read back the same
-SAVE_FORMAT = 1
+# what `save` writes: bump when a folder it wrote can no longer be read back the same (2: series numbered
+# across the groups, for the per-series router)
+SAVE_FORMAT = 2
 
 
 def _version() -> str:

@@ -94,8 +94,13 @@ class HybridForecaster(Forecaster):
         run = track_origins(data, origins)
         if forecasts is None:
             forecasts = (m.predict(data, run) for m in self.members_)  # read one member at a time
-        return build_rows(data, self.member_names_, forecasts, int(run[0]), origins, self.periods(data),
-                          with_target=with_target)
+        return self._numbered(build_rows(data, self.member_names_, forecasts, int(run[0]), origins, self.periods(data),
+                                         with_target=with_target))
+
+    def _numbered(self, rows: RouterRows) -> RouterRows:
+        """`rows` with their series numbered as in the router's pooled rows (`fit_pooled`: this
+        dataset's channels after those of the datasets before it), so that a per-series mode finds its own."""
+        return dataclasses.replace(rows, series=rows.series + self.series_offset_) if self.series_offset_ else rows
 
     def learning_rows(self, data: SeriesBundle) -> RouterRows:
         """What the router learns from, with targets: the rows of each backtest block (members
@@ -137,7 +142,7 @@ class HybridForecaster(Forecaster):
         by_label = {m.label: m for m in members}
         fitted = [by_label[label].fit(early) for label in self.member_names_]
         forecasts = (np.asarray(m.predict(early, run)) * scale + shift for m in fitted)
-        return build_rows(data, self.member_names_, forecasts, int(run[0]), origins, self.periods(data))
+        return self._numbered(build_rows(data, self.member_names_, forecasts, int(run[0]), origins, self.periods(data)))
 
     def periods(self, data: SeriesBundle) -> tuple[int, ...]:
         """The periods the router's features measure: the calendar ones and those the members
@@ -157,6 +162,7 @@ class HybridForecaster(Forecaster):
             raise InputError(f"unknown router mode '{self.mode}'; known: {', '.join(MODES)}")
         members = self._members()
         self.dropped_: dict[str, str] = {}
+        self.series_offset_ = 0
         if not self.prefit:
             first = track_origins(data, data.origins("val"))[:1]
             bar = tqdm(members, desc="members", unit="model", disable=not self.progress, leave=False)
@@ -236,8 +242,9 @@ def pooled_validation(engines: Sequence[HybridForecaster], bundles: Sequence[Ser
     """Each dataset's `learning_rows` (members fitted), origins counted from its first validation
     origin: pooled series keep their own time, and the held-back blocks of the router's
     cross-validation are the latest windows of each."""
-    parts = []
+    parts, offset = [], 0
     for engine, data in zip(engines, bundles):
+        engine.series_offset_, offset = offset, offset + data.n_channels
         part = engine.learning_rows(data)
         parts.append(dataclasses.replace(part, origin=part.origin - data.origins("val")[0]))
     return parts
@@ -248,7 +255,7 @@ def fit_pooled(engines: Sequence[HybridForecaster], bundles: Sequence[SeriesBund
     the `learning_rows` of all of them together; each engine then fuses with it. Returns the
     router and the pooled rows (series numbered on across the datasets)."""
     parts = pooled_validation(engines, bundles)
-    val = RouterRows.concat(parts)
+    val = RouterRows.concat(parts, same_series=True)  # numbered across the datasets already
     router = make_router(engines[0].mode, engines[0].seed).fit(val)
     for engine, part in zip(engines, parts):
         engine.use_router(router, part)
