@@ -109,6 +109,7 @@ class HybridForecaster(Forecaster):
         (too few rows for its season) is left out and said in `backtest_skipped_`."""
         self.check_fitted()
         parts, self.backtest_blocks_, self.backtest_skipped_ = [], [], {}
+        self.backtest_seconds_: dict[str, float] = {}  # each member's fits for the blocks, where measured
         blocks = backtest_blocks(data.split, data.seq_len, data.horizon, self.backtest)
         bar = tqdm(blocks, desc="backtest blocks", unit="block", disable=not self.progress or not blocks, leave=False)
         for cutoff, next_origin in bar:
@@ -141,6 +142,10 @@ class HybridForecaster(Forecaster):
         members = self._members(fresh=True)
         by_label = {m.label: m for m in members}
         fitted = [by_label[label].fit(early) for label in self.member_names_]
+        for m in fitted:  # a cached member's time is the one measured when it was computed
+            seconds = getattr(m, "compute_seconds_", None)
+            if seconds is not None:
+                self.backtest_seconds_[m.label] = self.backtest_seconds_.get(m.label, 0.0) + seconds
         forecasts = (np.asarray(m.predict(early, run)) * scale + shift for m in fitted)
         return self._numbered(build_rows(data, self.member_names_, forecasts, int(run[0]), origins, self.periods(data)))
 
