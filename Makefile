@@ -37,6 +37,7 @@ bench: $(STAMP)
 	$(PY) -m experiments.router_table
 	$(PY) -m experiments.router_table --models snaive,linear,dlinear,ets,lightgbm,timellm --core-epochs 2 --core-sample-fraction 0.15 --core-val-stride 4
 	$(PY) -m experiments.router_cv
+	$(PY) -m experiments.fused_table
 	$(PY) -m experiments.val_test_ranks
 	$(PY) -m experiments.select_scale
 	$(PY) -m experiments.period_table

@@ -121,6 +121,7 @@ class ARIMA(Forecaster):
     """
 
     name = "arima"
+    backtest_refit = False
     uses = ("baselines.statespace", "baselines.parallel")
 
     def __init__(self, season: int | None = None, fit_rows: int = 1000, max_p: int = 3, max_q: int = 3,

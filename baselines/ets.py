@@ -95,6 +95,7 @@ class ETS(Forecaster):
     """
 
     name = "ets"
+    backtest_refit = False
     uses = ("baselines.statespace", "baselines.parallel")
 
     def __init__(self, season: int | None = None, n_jobs: int | None = None) -> None:

@@ -74,6 +74,7 @@ class Prophet(Forecaster):
     """
 
     name = "prophet"
+    backtest_refit = False
     uses = ("baselines.parallel",)
 
     def __init__(self, growths: tuple[str, ...] = ("linear", "flat"), changepoint_prior_scale: float = 0.05,

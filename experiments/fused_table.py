@@ -1,7 +1,7 @@
 """The default fused forecast against every member, out of sample, on six datasets at four horizons.
 
     python -m experiments.fused_table [--data ETTh1 ETTh2 ETTm1 ETTm2 national_illness exchange_rate]
-                                      [--horizons ...] [--models LIST] [--backtest 3] [--fresh]
+                                      [--horizons ...] [--models LIST] [--backtest-blocks 3] [--fresh]
 
 Per cell (a dataset at one of its manifest's horizons): every member fitted on the training
 rows, and refitted before each backtest block (`HybridForecaster.learning_rows`); the router (the
@@ -28,7 +28,7 @@ from hybrid.foundation.data import from_series, load
 from hybrid.foundation.metrics import mae, mse
 from hybrid.foundation.significance import diebold_mariano, window_losses
 from hybrid.product.evaluation import to_markdown
-from hybrid.product.fused import DEFAULT_MEMBERS, HybridForecaster
+from hybrid.product.fused import BACKTEST_BLOCKS, DEFAULT_MEMBERS, HybridForecaster
 from router.routers import make_router
 
 DATASETS = ("ETTh1", "ETTh2", "ETTm1", "ETTm2", "national_illness", "exchange_rate")
@@ -41,9 +41,9 @@ def cells(datasets: list[str], horizons: list[int] | None) -> list[Cell]:
     return [Cell(d, h) for d in datasets for h in (horizons or load(d).spec.horizons)]
 
 
-def run_cell(cell: Cell, models: str, backtest: int) -> list[dict]:
+def run_cell(cell: Cell, models: str, backtest_blocks: int) -> list[dict]:
     data = cell.load()
-    fused = HybridForecaster(models, progress=True, backtest=backtest).fit_members(data)
+    fused = HybridForecaster(models, progress=True, backtest_blocks=backtest_blocks).fit_members(data)
     learn = fused.learning_rows(data)
     # each member's fit and every-origin forecast, on the training rows and for each backtest block,
     # as measured when computed (a cached member's were measured in the run that computed them)
@@ -128,10 +128,11 @@ def main() -> None:
     grid_arguments(parser, DATASETS, models=DEFAULT_MEMBERS)
     parser.add_argument("--horizons", nargs="+", type=int, default=None,
                         help="horizons (default: each dataset's four from the manifest)")
-    parser.add_argument("--backtest", type=int, default=3, help="backtest blocks before validation (default 3)")
+    parser.add_argument("--backtest-blocks", type=int, default=BACKTEST_BLOCKS,
+                        help="backtest blocks before validation (default %(default)s)")
     args = parser.parse_args()
     grid = Grid("fused_table", "The default fused forecast against every member (issue 20)",
-                lambda c: run_cell(c, args.models, args.backtest), report)
+                lambda c: run_cell(c, args.models, args.backtest_blocks), report)
     grid.run(cells(args.data, args.horizons), fresh=args.fresh)
 
 

@@ -35,7 +35,7 @@ def run_cell(cell: Cell, models: str) -> list[dict]:
     rows = []
     for variant, auto in variants().items():
         auto.fit(val)
-        chose = auto.router_.name + (" (fallback)" if auto.fell_back_ else f" (chosen: {auto.choice_})")
+        chose = auto.router_.name
         rows.append({"variant": variant, "chose": chose, "val_mse": auto.fitted_mse_,
                      "test_mse": mse(test.target, auto.fuse(test)), "best_single_on_test": f"{best} {best_mse:.4f}"})
         print(f"{cell} {variant}: {chose}, test MSE {rows[-1]['test_mse']:.4f}", flush=True)

@@ -143,7 +143,7 @@ def test_save_and_load_give_the_identical_forecast(tmp_path, router):
     frame = wide_frame(n=900, channels=2, noise=0.1)
     # the default's backtest blocks with the default router; without them for the other modes
     model = Hybrid(models="snaive,linear,ets,lightgbm", router=router, horizon=12, seq_len=48, model_params=SMALL,
-                   backtest=3 if router == "auto" else 0, progress=False).fit(frame)
+                   backtest_blocks=3 if router == "auto" else 0, progress=False).fit(frame)
     folder = model.save(tmp_path / "model")
     assert not list(tmp_path.glob(".hybrid-save-*"))  # nothing left aside
     assert not any(p.suffix in (".pkl", ".pickle") for p in folder.rglob("*"))

@@ -249,7 +249,7 @@ def test_the_router_never_reads_test_rows():
 def test_each_backtest_block_is_forecast_by_members_fitted_on_the_rows_before_it():
     frame = wide_frame(n=1000, noise=0.2, seed=3)
     data = _bundle(frame)
-    fused = HybridForecaster("snaive,linear,ets", cache=False, backtest=3).fit(data)
+    fused = HybridForecaster("snaive,linear,ets", cache=False, backtest_blocks=3).fit(data)
     rows = fused.learning_rows(data)
     blocks = fused.backtest_blocks_
     assert len(blocks) == 3 and blocks[-1][1] == data.origins("val")[0]  # three stretches right before validation
@@ -258,7 +258,7 @@ def test_each_backtest_block_is_forecast_by_members_fitted_on_the_rows_before_it
     changed = frame.copy()  # every row from the first cutoff on: the first block's fit must not see them
     changed.iloc[cutoff:, 1:] += np.random.default_rng(1).normal(0, 3.0, changed.iloc[cutoff:, 1:].shape)
     other = _bundle(changed)
-    again = HybridForecaster("snaive,linear,ets", cache=False, backtest=3).fit(other).learning_rows(other)
+    again = HybridForecaster("snaive,linear,ets", cache=False, backtest_blocks=3).fit(other).learning_rows(other)
 
     def raw_at_cutoff(r, d):  # the forecasts from the cutoff, on the data's own scale (the scalers differ)
         at = r.origin == cutoff
@@ -267,6 +267,36 @@ def test_each_backtest_block_is_forecast_by_members_fitted_on_the_rows_before_it
     np.testing.assert_allclose(raw_at_cutoff(rows, data), raw_at_cutoff(again, other), rtol=1e-5, atol=1e-4)
     later = rows.origin == blocks[0][1]  # the next block's fit has read the changed rows
     assert not np.allclose(rows.forecasts[later], again.forecasts[later])
+
+
+def test_a_member_too_costly_to_refit_is_fitted_once_before_the_first_block_and_runs_on_from_there():
+    from baselines import Naive
+
+    fits = []
+
+    class TrainMean(Naive):  # forecasts its training rows' mean: which fit made a forecast shows in it
+        name = "train_mean"
+        backtest_refit = False
+
+        def fit(self, data):
+            fits.append(data.split.train[1])
+            self.mean_ = data.train_values.mean(0)
+            return self
+
+        def predict(self, data, origins):
+            return np.broadcast_to(self.mean_, (len(origins), data.horizon, data.n_channels)).copy()
+
+    data = _bundle(wide_frame(n=1000, noise=0.2, seed=3))
+    fused = HybridForecaster([TrainMean(), Naive()], cache=False, backtest_blocks=3).fit(data)
+    rows = fused.learning_rows(data)
+    first, last = fused.backtest_blocks_[0][0], fused.backtest_blocks_[-1][0]
+    # one fit on the training part; one early fit per learning_rows call (fit's and this one), not one per block
+    assert len(fits) == 3 and len(set(fits)) == 2
+    early_end = min(fits)
+    assert early_end < first
+    in_last = (rows.origin == last) & (rows.series == 0)
+    expected = (data.raw[:early_end, 0].mean() - data.scaler.mean[0]) / data.scaler.std[0]
+    np.testing.assert_allclose(rows.forecasts[in_last, 0], expected, rtol=1e-5)
 
 
 def test_fused_forecaster_on_a_noisy_sine():

@@ -98,6 +98,7 @@ class TimeLLMForecaster(Forecaster):
     """
 
     name = "timellm"
+    backtest_refit = False
     # timellm@24: patches follow a period of 24 steps (hybrid.foundation.periods.period_patching)
     period_param = "period"
     keeps_unperiodised = True  # its fixed 16/8 patches are a patching of their own, for validation to weigh

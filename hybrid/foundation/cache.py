@@ -216,6 +216,10 @@ class CachedForecaster(Forecaster):
     def period_followed(self) -> int | None:  # type: ignore[override]
         return self.model.period_followed
 
+    @property
+    def backtest_refit(self) -> bool:  # type: ignore[override]
+        return self.model.backtest_refit
+
     def get_params(self) -> dict[str, Any]:
         return self.model.get_params()
 

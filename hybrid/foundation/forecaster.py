@@ -49,6 +49,10 @@ class Forecaster(Stateful, ABC):
     # told no period, the model is a candidate of its own beside its per-period forms (the core's
     # fixed patches are a patching of their own), so `--periods` keeps it and validation chooses
     keeps_unperiodised: ClassVar[bool] = False
+    # refitted before each backtest block the router learns from (the fused forecaster's
+    # `learning_rows`); false where a fit costs too much to repeat (a search, a sampler, a network):
+    # fitted once before the first block, the model runs on with those parameters, out of sample
+    backtest_refit: ClassVar[bool] = True
     # what the forecast cache's key holds besides the data and the parameters: a version the
     # model's author bumps when its forecasts change for a reason no hashed source shows, and the
     # project modules besides its own whose code its forecasts depend on (its own is always hashed)

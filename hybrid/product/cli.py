@@ -78,7 +78,7 @@ def _router_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--router", default="auto", choices=MODES,
                         help="how the members are fused: auto (default: the mode that forecast best, in every stretch, "
                         "in forward-chained cross-validation over the backtest and validation windows), vote, or one mode")
-    parser.add_argument("--backtest", type=int, default=BACKTEST_BLOCKS, metavar="N",
+    parser.add_argument("--backtest-blocks", type=int, default=BACKTEST_BLOCKS, metavar="N",
                         help="blocks of windows before the validation part, each forecast by the members refitted on "
                         f"the rows before it, that the router also learns from (default {BACKTEST_BLOCKS}, as many as "
                         "the data holds; 0: the validation windows alone). Each costs a fit of every member")
@@ -104,7 +104,7 @@ def build_parser() -> argparse.ArgumentParser:
         "fit",
         help="fit forecasters on a dataset and print their comparison table",
         description="Fit the chosen forecasters on the training part and the router that fuses them on "
-        "the validation part (the hybrid row), score them all on every validation and test window, print "
+        "the backtest and validation windows (the hybrid row; --backtest-blocks), score them all on every validation and test window, print "
         "the comparison table (lowest test MSE marked *), say whether the fused forecast beats the best "
         "single model, and "
         "write comparison.csv, comparison.md, config.json and forecast.png (the last test window "
@@ -168,8 +168,8 @@ def build_parser() -> argparse.ArgumentParser:
     sel = sub.add_parser(
         "select",
         help="say which forecaster to use for each series, with the weights and the reasons",
-        description="Fit the forecasters on each series' training part and one router on the validation "
-        "windows of all series, then print, for each series (each column, or each unique_id of a long "
+        description="Fit the forecasters on each series' training part and one router on the backtest and "
+        "validation windows of all series, then print, for each series (each column, or each unique_id of a long "
         "file), the recommended forecaster at its latest window, the router's weights, the features that "
         "drove them and the rules that fired.",
     )
@@ -297,7 +297,7 @@ def run_select(args: argparse.Namespace) -> int:
     periods = _periods(args.periods)
     data = args.data if args.target is None else load(args.data, target=args.target, seq_len=args.seq_len,
                                                         horizon=args.horizon, fill=args.fill)
-    selection = select(data, models=args.models, mode=args.router, backtest=args.backtest, seq_len=args.seq_len, horizon=args.horizon,
+    selection = select(data, models=args.models, mode=args.router, backtest_blocks=args.backtest_blocks, seq_len=args.seq_len, horizon=args.horizon,
                        fill=args.fill, cache=not args.no_cache, model_params=_model_params(args),
                        progress=not args.quiet, periods=periods)
     print(selection.text(limit=args.limit))
@@ -360,7 +360,7 @@ def fused_verdict(wide, fused: HybridForecaster, data: SeriesBundle, models: Seq
     significance = f"Diebold-Mariano p = {p:.3f}" + ("" if p < 0.05 else ", not significant at 5%")
     return (f"hybrid {verdict(fused_mse, singles.min())} the best single model ({best}): test MSE {fused_mse:.4f} "
             f"against {singles.min():.4f} ({significance}).\nrouter: {fused.router_.describe()}"
-            + (f"\nperiods, by their mean weight on the validation windows: {periods}"
+            + (f"\nperiods, by their mean weight on the windows the router learned from: {periods}"
                if (periods := fused.describe_periods(fused.val_weights_)) else ""))
 
 
@@ -395,7 +395,7 @@ def _check_folder(path: Path | None, flag: str) -> None:
 
 def _hybrid(args: argparse.Namespace, refit: bool = True) -> Hybrid:
     """The front door with the command's settings (`hybrid fit` has no --freq: the data's own)."""
-    return Hybrid(models=args.models, router=args.router, backtest=args.backtest, freq=getattr(args, "freq", None), horizon=args.horizon,
+    return Hybrid(models=args.models, router=args.router, backtest_blocks=args.backtest_blocks, freq=getattr(args, "freq", None), horizon=args.horizon,
                   seq_len=args.seq_len, refit=refit, periods=_periods(args.periods), model_params=_model_params(args),
                   fill=args.fill, cache=not args.no_cache, progress=not args.quiet)
 
@@ -443,7 +443,7 @@ def run_forecast(args: argparse.Namespace) -> int:
         "seq_len": model.seq_len_,
         "horizon": int(h),
         "levels": list(levels),
-        "intervals": "split conformal on the fused forecast's errors over the validation windows, per horizon step "
+        "intervals": "split conformal on the fused forecast's errors over the backtest and validation windows, per horizon step "
                      f"(per series with at least {PER_SERIES} windows, else pooled)",
         "versions": package_versions(),
     }
@@ -528,7 +528,7 @@ def run_fit(args: argparse.Namespace) -> int:
         cache = ForecastCache()
         models = [CachedForecaster(m, cache) for m in models]
     if not args.no_fused and len(models) > 1:  # last, so that it finds its members fitted
-        models.append(HybridForecaster(list(models), mode=args.router, prefit=True, cache=False, backtest=args.backtest))
+        models.append(HybridForecaster(list(models), mode=args.router, prefit=True, cache=False, backtest_blocks=args.backtest_blocks))
     table = compare(data, models, progress=not args.quiet)
     wide = summary(table)
     markdown = to_markdown(wide)

@@ -126,7 +126,7 @@ class Hybrid:
     `models`: member names or a family (`classical`, `neural`; see `hybrid.foundation.registry`),
     comma-separated or a list. `router`: the router's mode (`auto`: the mode that forecast best,
     in every stretch, in forward-chained cross-validation over the backtest and validation
-    windows). `backtest`: blocks of windows before the validation block, each forecast by the
+    windows). `backtest_blocks`: blocks of windows before the validation block, each forecast by the
     members refitted on the rows before it, that the router also learns from (0: none). `freq`: a pandas
     frequency for the future timestamps, where the data's own cannot be inferred. `horizon`,
     `seq_len`: the forecast length and look-back (default: the manifest's, or chosen from the
@@ -142,7 +142,7 @@ class Hybrid:
                  horizon: int | None = None, seq_len: int | None = None, refit: bool = True,
                  periods: str | Sequence[int] = (), model_params: dict[str, dict] | None = None,
                  fill: str | None = None, cache: bool = True, seed: int = 0, progress: bool = True,
-                 backtest: int = BACKTEST_BLOCKS) -> None:
+                 backtest_blocks: int = BACKTEST_BLOCKS) -> None:
         self.models = models
         self.router = router
         self.freq = freq
@@ -155,11 +155,11 @@ class Hybrid:
         self.cache = cache
         self.seed = seed
         self.progress = progress
-        self.backtest = backtest
+        self.backtest_blocks = backtest_blocks
 
     def get_params(self) -> dict[str, Any]:
         return {k: getattr(self, k) for k in ("models", "router", "freq", "horizon", "seq_len", "refit", "periods",
-                                              "model_params", "fill", "cache", "seed", "progress", "backtest")}
+                                              "model_params", "fill", "cache", "seed", "progress", "backtest_blocks")}
 
     def __repr__(self) -> str:
         return f"Hybrid({', '.join(f'{k}={v!r}' for k, v in self.get_params().items())})"
@@ -198,7 +198,7 @@ class Hybrid:
         for data in tqdm(bundles, desc="series groups", unit="group", disable=not self.progress or single,
                          leave=False):
             engine = HybridForecaster(members, mode=self.router, cache=self.cache, model_params=self.model_params,
-                                      seed=self.seed, progress=self.progress and single, backtest=self.backtest)
+                                      seed=self.seed, progress=self.progress and single, backtest_blocks=self.backtest_blocks)
             engines.append(engine.fit_members(data, drop_failing=True))
         dropped = {k: f"{data.name}: {v}" for e, data in zip(engines, bundles) for k, v in e.dropped_.items()}
         for label, reason in dropped.items():
@@ -396,7 +396,7 @@ class Hybrid:
         self._fitted()
         return select(self.bases_, models=self.members_, mode=self.router, cache=self.cache,
                       model_params=self.model_params, seed=self.seed, n_drivers=n_drivers, progress=self.progress,
-                      backtest=self.backtest)
+                      backtest_blocks=self.backtest_blocks)
 
     # ------------------------------------------------------------------------------------ saving
     def save(self, path: str | os.PathLike) -> Path:

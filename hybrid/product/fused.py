@@ -3,7 +3,7 @@ them by the features of each window.
 
 The members learn from the training rows. The router learns from out-of-sample forecasts over a
 long stretch of the history (`learning_rows`): the validation windows, forecast by the members
-fitted on the training rows, and before them `backtest` blocks of as many windows, each forecast
+fitted on the training rows, and before them `backtest_blocks` blocks of as many windows, each forecast
 by the members refitted on the rows before it (an expanding window; `backtest_blocks`). One
 validation block ranks the members unlike the test windows too often (ETTh1: LightGBM first on
 validation at H >= 192, far behind on test); several blocks tell a member that is good
@@ -45,9 +45,9 @@ class HybridForecaster(Forecaster):
     to it on validation), `vote`, or one of `router.routers.MODES`.
     `prefit=True` uses members that are already fitted (e.g. scored in a comparison) as they
     are. `cache=True` reads and keeps the members' every-origin forecasts in the forecast cache.
-    `backtest`: how many blocks of windows before the validation part the router also learns
-    from (as many as the data holds, up to this; 0: the validation windows alone). Each costs a
-    fit of every member on the rows before it.
+    `backtest_blocks`: how many blocks of windows before the validation part the router also
+    learns from (as many as the data holds, up to this; 0: the validation windows alone). Each
+    costs a fit of every member on the rows before it (`learning_rows`).
     """
 
     name = "hybrid"
@@ -55,7 +55,7 @@ class HybridForecaster(Forecaster):
 
     def __init__(self, models: str | Sequence[str | Forecaster] = DEFAULT_MEMBERS, mode: str = "auto",
                  prefit: bool = False, cache: bool = True, model_params: Mapping[str, Mapping[str, Any]] | None = None,
-                 seed: int = 0, progress: bool = False, backtest: int = BACKTEST_BLOCKS) -> None:
+                 seed: int = 0, progress: bool = False, backtest_blocks: int = BACKTEST_BLOCKS) -> None:
         self.models = models
         self.mode = mode
         self.prefit = prefit
@@ -63,7 +63,7 @@ class HybridForecaster(Forecaster):
         self.model_params = model_params
         self.seed = seed
         self.progress = progress
-        self.backtest = backtest
+        self.backtest_blocks = backtest_blocks
 
     def _members(self, fresh: bool = False) -> list[Forecaster]:
         """The members as given (`fresh`: new unfitted ones of the same classes and parameters)."""
@@ -103,19 +103,23 @@ class HybridForecaster(Forecaster):
         return dataclasses.replace(rows, series=rows.series + self.series_offset_) if self.series_offset_ else rows
 
     def learning_rows(self, data: SeriesBundle) -> RouterRows:
-        """What the router learns from, with targets: the rows of each backtest block (members
-        fitted on the rows before it, their forecasts brought to `data`'s scale), then those of
-        the validation windows (the fitted members). A block some member cannot be fitted for
-        (too few rows for its season) is left out and said in `backtest_skipped_`."""
+        """What the router learns from, with targets: the rows of each backtest block, then those
+        of the validation windows (the fitted members). Before each block a member is refitted on
+        the rows before it, or, where its class says a refit costs too much (`backtest_refit`
+        false: ARIMA's search, Prophet, the core), fitted once before the first block and run on
+        with those parameters (a fixed-parameter re-filter: still out of sample); the forecasts
+        are brought to `data`'s scale. A block some member cannot be fitted for (too few rows
+        for its season) is left out and said in `backtest_skipped_`."""
         self.check_fitted()
         parts, self.backtest_blocks_, self.backtest_skipped_ = [], [], {}
         self.backtest_seconds_: dict[str, float] = {}  # each member's fits for the blocks, where measured
-        blocks = backtest_blocks(data.split, data.seq_len, data.horizon, self.backtest)
+        blocks = backtest_blocks(data.split, data.seq_len, data.horizon, self.backtest_blocks)
+        once: dict[str, tuple[SeriesBundle, Forecaster]] = {}  # fitted before the first block, for every block
         bar = tqdm(blocks, desc="backtest blocks", unit="block", disable=not self.progress or not blocks, leave=False)
         for cutoff, next_origin in bar:
             bar.set_postfix_str(f"cutoff at row {cutoff}")
             try:
-                parts.append(self._block_rows(data, cutoff, next_origin))
+                parts.append(self._block_rows(data, cutoff, next_origin, (blocks[0][0], blocks[-1][1]), once))
                 self.backtest_blocks_.append((cutoff, next_origin))
             except (ValueError, InputError) as exc:
                 self.backtest_skipped_[cutoff] = str(exc).splitlines()[0]
@@ -129,25 +133,38 @@ class HybridForecaster(Forecaster):
         in a 24th of the memory (ETTm1 at H = 720: 0.2 GB of rows, not 8)."""
         return max(1, data.horizon // 24)
 
-    def _block_rows(self, data: SeriesBundle, cutoff: int, next_origin: int) -> RouterRows:
+    def _block_rows(self, data: SeriesBundle, cutoff: int, next_origin: int, stretch: tuple[int, int],
+                    once: dict[str, tuple[SeriesBundle, Forecaster]]) -> RouterRows:
         """The rows of the origins `cutoff .. next_origin - 1`, forecast by fresh members fitted on
-        the rows before `cutoff`; their z-scores (of that fit's own training rows) are brought to
+        the rows before `cutoff` (those fitted once, on the rows before the `stretch` of every
+        block, from `once`); their z-scores (of their fit's own training rows) are brought to
         `data`'s, which the router's features and targets are on."""
-        split = backtest_split(cutoff, next_origin, data.split, data.seq_len, data.horizon)
-        early = data.truncated(split.test[1]).with_split(split)
         origins = np.arange(cutoff, next_origin, self.stride(data))
         run = track_origins(data, origins)
-        scale = early.scaler.std / data.scaler.std
-        shift = (early.scaler.mean - data.scaler.mean) / data.scaler.std
-        members = self._members(fresh=True)
-        by_label = {m.label: m for m in members}
-        fitted = [by_label[label].fit(early) for label in self.member_names_]
-        for m in fitted:  # a cached member's time is the one measured when it was computed
-            seconds = getattr(m, "compute_seconds_", None)
-            if seconds is not None:
-                self.backtest_seconds_[m.label] = self.backtest_seconds_.get(m.label, 0.0) + seconds
-        forecasts = (np.asarray(m.predict(early, run)) * scale + shift for m in fitted)
+        fresh = {m.label: m for m in self._members(fresh=True)}
+        forecasts = []
+        for label in self.member_names_:
+            member = fresh[label]
+            if label in once:
+                early, member = once[label]
+            else:
+                early = self._early(data, *(stretch if not member.backtest_refit else (cutoff, next_origin)))
+                member.fit(early)
+                seconds = getattr(member, "compute_seconds_", None)  # a cached one's: measured when computed
+                self.backtest_seconds_[label] = self.backtest_seconds_.get(label, 0.0) + (seconds or 0.0)
+                if not member.backtest_refit:
+                    once[label] = early, member
+            scale = early.scaler.std / data.scaler.std
+            shift = (early.scaler.mean - data.scaler.mean) / data.scaler.std
+            forecasts.append(np.asarray(member.predict(early, run)) * scale + shift)
         return self._numbered(build_rows(data, self.member_names_, forecasts, int(run[0]), origins, self.periods(data)))
+
+    @staticmethod
+    def _early(data: SeriesBundle, cutoff: int, next_origin: int) -> SeriesBundle:
+        """`data` as a fit at `cutoff` sees it: its rows up to the last target of the origins
+        before `next_origin`, split there, z-scored on its own training rows."""
+        split = backtest_split(cutoff, next_origin, data.split, data.seq_len, data.horizon)
+        return data.truncated(split.test[1]).with_split(split)
 
     def periods(self, data: SeriesBundle) -> tuple[int, ...]:
         """The periods the router's features measure: the calendar ones and those the members

@@ -1,12 +1,13 @@
 """Prediction intervals of the fused forecast: split conformal, from its errors out of sample.
 
-The calibration set is the fused forecast's absolute error at each horizon step over the
-validation windows: the members forecast them out of sample (they learned from the rows before),
-the router chose its weights on them. For a level l the half-width at step h is the
+The calibration set is the fused forecast's absolute error at each horizon step over the windows
+the router learned from (the backtest blocks and the validation part,
+`HybridForecaster.learning_rows`): the members forecast them out of sample (they learned from the
+rows before), the router chose its weights on them. For a level l the half-width at step h is the
 ceil((n + 1) l) -th smallest of the n errors at h (Vovk et al.; Angelopoulos & Bates 2021), per
 series where the series has `PER_SERIES` windows or more, else pooled over every series of the
-fit (errors on the z-scored scale, so that series of any size pool). Windows of stride 1 overlap
-and are not exchangeable, so the stated rate is a target that the coverage on later windows
+fit (errors on the z-scored scale, so that series of any size pool). Overlapping windows
+are not exchangeable, so the stated rate is a target that the coverage on later windows
 checks (`experiments/interval_coverage.py`).
 """
 

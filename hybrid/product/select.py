@@ -120,11 +120,12 @@ def _explain(router: Router, rows: RouterRows, i: int, rules: Rules, n: int) -> 
 def select(data: SeriesBundle | list[SeriesBundle] | str | Path | pd.DataFrame, models: str | Sequence[str] = DEFAULT_MEMBERS,
            mode: str = "auto", seq_len: int | None = None, horizon: int | None = None, fill: str | None = None,
            cache: bool = True, model_params: dict[str, dict] | None = None, seed: int = 0, n_drivers: int = 3,
-           progress: bool = True, periods: str | Sequence[int] = (), backtest: int = BACKTEST_BLOCKS) -> Selection:
+           progress: bool = True, periods: str | Sequence[int] = (),
+           backtest_blocks: int = BACKTEST_BLOCKS) -> Selection:
     """Which forecaster to use for each series, with the weights and the reasons.
 
     The members learn from each series' training rows, the router from all series' backtest and
-    validation windows (`HybridForecaster.learning_rows`; `backtest` blocks); the recommendation is the router's at each series' latest window. `periods`: each
+    validation windows (`HybridForecaster.learning_rows`; `backtest_blocks` blocks); the recommendation is the router's at each series' latest window. `periods`: each
     seasonal member and the core once per period listed, or per period the series share
     ("auto", found on their training parts); () for none.
     """
@@ -134,7 +135,7 @@ def select(data: SeriesBundle | list[SeriesBundle] | str | Path | pd.DataFrame, 
     fused = []
     for bundle in tqdm(bundles, desc="series", unit="dataset", disable=not progress or len(bundles) == 1):
         fused.append(HybridForecaster(models, mode=mode, cache=cache, model_params=model_params, seed=seed,
-                                      progress=progress and len(bundles) == 1, backtest=backtest).fit_members(bundle))
+                                      progress=progress and len(bundles) == 1, backtest_blocks=backtest_blocks).fit_members(bundle))
     router, val = fit_pooled(fused, bundles)
     rules = router.router_ if isinstance(router, Auto) and isinstance(router.router_, Rules) else Rules(seed=seed).fit(val)
 
