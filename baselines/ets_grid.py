@@ -83,8 +83,9 @@ class ETSGrid(Forecaster):
     follows the last value (ETTh1: alpha ~ 0.8 on the daily channels) and the forecast many steps
     on is little better than a naive one. All channels and all 400 candidates run as one
     vectorised recursion; the forecasts from every origin come from the states of one more pass
-    with each channel's choice. For many short series too, where `ets`'s maximum-likelihood fit
-    of six forms per series costs 0.2-0.8 s each."""
+    with each channel's choice. Where the training rows hold too few H-step windows (fewer than
+    H + 2 seasons) it chooses by AIC. For many short series too, where `ets`'s maximum-likelihood
+    fit of six forms per series costs 0.2-0.8 s each."""
 
     name = "ets-grid"
     CRITERIA = ("multistep", "aic")

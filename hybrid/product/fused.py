@@ -3,8 +3,8 @@ them by the features of each window.
 
 The members learn from the training rows. The router learns from out-of-sample forecasts over a
 long stretch of the history (`learning_rows`): the validation windows, forecast by the members
-fitted on the training rows, and before them `backtest_blocks` blocks of as many windows, each forecast
-by the members refitted on the rows before it (an expanding window; `backtest_blocks`). One
+fitted on the training rows, and before them `backtest_blocks` blocks of as many windows, each
+forecast by the members refitted on the rows before it (an expanding window). One
 validation block ranks the members unlike the test windows too often (ETTh1: LightGBM first on
 validation at H >= 192, far behind on test); several blocks tell a member that is good
 everywhere from one that was lucky once. The test rows are never read by `fit`.
@@ -13,7 +13,7 @@ everywhere from one that was lucky once. The test rows are never read by `fit`.
 from __future__ import annotations
 
 import dataclasses
-from collections.abc import Mapping, Sequence
+from collections.abc import Iterator, Mapping, Sequence
 from typing import Any
 
 import numpy as np
@@ -40,9 +40,9 @@ class HybridForecaster(Forecaster):
     """Member forecasters fused by a router (see `router.routers`).
 
     `models`: member names (`hybrid.foundation.registry`; `model_params[name]` are that model's
-    parameters) or forecaster instances. `mode`: `auto` (default: the router picks its mode on
-    held-back validation windows, and falls back to the best single member if the result loses
-    to it on validation), `vote`, or one of `router.routers.MODES`.
+    parameters) or forecaster instances. `mode`: `auto` (default: the router picks its mode by
+    forward-chained cross-validation over the windows it learns from, for being good in every
+    stretch; `router.routers.Auto`), `vote`, or one of `router.routers.MODES`.
     `prefit=True` uses members that are already fitted (e.g. scored in a comparison) as they
     are. `cache=True` reads and keeps the members' every-origin forecasts in the forecast cache.
     `backtest_blocks`: how many blocks of windows before the validation part the router also
@@ -142,22 +142,25 @@ class HybridForecaster(Forecaster):
         origins = np.arange(cutoff, next_origin, self.stride(data))
         run = track_origins(data, origins)
         fresh = {m.label: m for m in self._members(fresh=True)}
-        forecasts = []
-        for label in self.member_names_:
-            member = fresh[label]
-            if label in once:
-                early, member = once[label]
-            else:
-                early = self._early(data, *(stretch if not member.backtest_refit else (cutoff, next_origin)))
-                member.fit(early)
-                seconds = getattr(member, "compute_seconds_", None)  # a cached one's: measured when computed
-                self.backtest_seconds_[label] = self.backtest_seconds_.get(label, 0.0) + (seconds or 0.0)
-                if not member.backtest_refit:
-                    once[label] = early, member
-            scale = early.scaler.std / data.scaler.std
-            shift = (early.scaler.mean - data.scaler.mean) / data.scaler.std
-            forecasts.append(np.asarray(member.predict(early, run)) * scale + shift)
-        return self._numbered(build_rows(data, self.member_names_, forecasts, int(run[0]), origins, self.periods(data)))
+
+        def forecasts() -> Iterator[np.ndarray]:  # a member at a time, as `build_rows` reads them
+            for label in self.member_names_:
+                member = fresh[label]
+                if label in once:
+                    early, member = once[label]
+                else:
+                    early = self._early(data, *(stretch if not member.backtest_refit else (cutoff, next_origin)))
+                    member.fit(early)
+                    seconds = getattr(member, "compute_seconds_", None)  # a cached one's: measured when computed
+                    self.backtest_seconds_[label] = self.backtest_seconds_.get(label, 0.0) + (seconds or 0.0)
+                    if not member.backtest_refit:
+                        once[label] = early, member
+                scale = early.scaler.std / data.scaler.std
+                shift = (early.scaler.mean - data.scaler.mean) / data.scaler.std
+                yield np.asarray(member.predict(early, run)) * scale + shift
+
+        return self._numbered(build_rows(data, self.member_names_, forecasts(), int(run[0]), origins,
+                                         self.periods(data)))
 
     @staticmethod
     def _early(data: SeriesBundle, cutoff: int, next_origin: int) -> SeriesBundle:
