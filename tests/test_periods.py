@@ -122,7 +122,7 @@ def test_fit_with_periods_auto_follows_the_periods_found(tmp_path, capsys):
     assert models == ["snaive@168", "linear"]
     assert main([a for a in args if a != "--no-fused"] + ["--periods", "auto"]) == 0
     said = capsys.readouterr().out
-    assert "periods, by their mean weight on the validation windows: " in said and "168 " in said.split("weight")[-1]
+    assert "periods, by their mean weight on the windows the router learned from: " in said and "168 " in said.split("weight")[-1]
     assert main([*args, "--periods", "24,x"]) == 2 and "--periods 24,x" in capsys.readouterr().err
 
 
