@@ -1,4 +1,5 @@
 import json
+import os
 import time
 from pathlib import Path
 
@@ -275,3 +276,38 @@ def test_two_processes_writing_one_entry_leave_one_whole_entry(tmp_path):
     final = ForecastCache(Path(root)).load(key, SHAPE)
     assert final is not None and len(np.unique(final)) == 1 and final[0, 0, 0] in (1.0, 2.0)
     assert not list(Path(root).glob(".tmp-*"))
+
+
+def test_a_backtest_fit_keeps_only_its_blocks_origins_under_a_key_of_its_own(data, tmp_path):
+    cache = ForecastCache(tmp_path)
+    block = CachedForecaster(Linear(), cache, origins_from="test").fit(data)
+    first = data.origins("test")[0] - data.horizon - TRACK_WINDOWS + 1
+    assert block.first_origin_ == first and block.n_origins_ == data.every_origin()[-1] + 1 - first
+    assert cache.key(data, Linear(), "test")[0] != cache.key(data, Linear())[0]
+    assert not CachedForecaster(Linear(), cache).fit(data).from_cache_  # every origin: another entry
+    test = data.origins("test")
+    # equal but for the last bit (a product over fewer origins is summed in another order)
+    np.testing.assert_allclose(block.predict(data, test), Linear().fit(data).predict(data, test), rtol=0, atol=1e-12)
+
+
+def test_the_cache_removes_the_entries_used_longest_ago_but_never_one_a_live_forecaster_reads(data, tmp_path,
+                                                                                             monkeypatch):
+    monkeypatch.setattr(ForecastCache, "warned_full", False)
+    cache = ForecastCache(tmp_path)
+    old, recent = (CachedForecaster(m, cache).fit(data).path_ for m in (Linear(), SeasonalNaive()))  # let go of
+    size = old.stat().st_size
+    now = time.time()
+    os.utime(old.with_suffix(".json"), (now - 100, now - 100))
+    bounded = ForecastCache(tmp_path, max_bytes=int(2.5 * size))
+    third = CachedForecaster(Linear(subtract_last=False), bounded).fit(data)
+    assert not old.exists() and recent.exists() and third.path_.exists()
+    # a hit refreshes an entry's time; what a live forecaster reads stays, over the bound, and that is said
+    held = CachedForecaster(SeasonalNaive(), bounded).fit(data)
+    assert held.from_cache_
+    with pytest.warns(UserWarning, match="above its bound"):
+        fourth = CachedForecaster(SeasonalNaive(season=12), ForecastCache(tmp_path, max_bytes=size)).fit(data)
+    assert recent.exists() and third.path_.exists() and fourth.path_.exists()
+    third_path = third.path_
+    del held, third  # their cell is over: the next write may take their room
+    CachedForecaster(Linear(alphas=(1.0,)), ForecastCache(tmp_path, max_bytes=int(2.5 * size))).fit(data)
+    assert not third_path.exists() and not recent.exists() and fourth.path_.exists()

@@ -18,7 +18,10 @@ it produces is, through the data's fingerprint; a change to what is stored, or t
 protocol cuts windows from the same fingerprint, bumps `FORMAT`.
 
 An entry whose sidecar is unreadable or names another key, or whose array has another shape or
-checksum, is reported and recomputed. Writers publish an entry under a lock on `<key>.lock`
+checksum, is reported and recomputed. The folder is bounded (`$HYBRID_CACHE_MAX_GB`, default 20):
+after a write that takes it over, the entries used longest ago are removed, but never one a live
+`CachedForecaster` of this process reads (a run in progress keeps what it maps; a long benchmark
+lets go of a cell's entries with the cell's forecasters); a run that alone needs more is warned once. Writers publish an entry under a lock on `<key>.lock`
 (array, then sidecar) and readers check it under the same lock, so that two processes writing
 the same entry at once leave one whole entry, never a sidecar of one beside the array of the other.
 """
@@ -33,11 +36,13 @@ import os
 import tempfile
 import time
 import warnings
+import weakref
+from collections import Counter
 from collections.abc import Iterator
 from contextlib import contextmanager
 from functools import lru_cache
 from pathlib import Path
-from typing import Any
+from typing import Any, ClassVar
 
 import numpy as np
 
@@ -47,6 +52,7 @@ from hybrid.foundation.metrics import track_origins
 from hybrid.foundation.paths import cache_dir, file_hash
 
 FORMAT = 3  # 2: float64 arrays; 3: keys from declared dependencies
+DEFAULT_MAX_GB = 20.0
 
 
 @lru_cache(maxsize=None)
@@ -88,14 +94,40 @@ def memo_json(namespace: str, key_parts: dict[str, Any], compute, root: Path | N
     return value
 
 
+def max_cache_bytes() -> int:
+    """The forecast cache's bound: `$HYBRID_CACHE_MAX_GB` gigabytes (default 20)."""
+    raw = os.environ.get("HYBRID_CACHE_MAX_GB", "")
+    try:
+        gigabytes = float(raw) if raw else DEFAULT_MAX_GB
+    except ValueError:
+        raise ValueError(f"HYBRID_CACHE_MAX_GB must be a number of gigabytes, got {raw!r}") from None
+    return int(gigabytes * 1e9)
+
+
+_holds: dict[int, weakref.finalize] = {}
+
+
+def _release(owner: int, sidecar: Path) -> None:
+    ForecastCache.in_use[sidecar] -= 1
+    if _holds.get(owner) is not None and not _holds[owner].alive:
+        del _holds[owner]
+
+
 class ForecastCache:
-    """Get and put every-origin forecast arrays by key."""
+    """Get and put every-origin forecast arrays by key, the folder kept under `max_bytes` (default
+    `max_cache_bytes()`) by removing the entries used longest ago."""
 
-    def __init__(self, root: Path | None = None) -> None:
+    # sidecar -> how many live forecasters of this process read the entry: what eviction spares
+    in_use: ClassVar[Counter[Path]] = Counter()
+    warned_full: ClassVar[bool] = False
+
+    def __init__(self, root: Path | None = None, max_bytes: int | None = None) -> None:
         self.root = Path(root) if root is not None else cache_dir() / "forecasts"
+        self.max_bytes = max_bytes
 
-    def key(self, data: SeriesBundle, model: Forecaster) -> tuple[str, dict[str, Any]]:
-        """The key of `model`'s forecasts on `data`, and what it was made of (module docstring)."""
+    def key(self, data: SeriesBundle, model: Forecaster, origins_from: str | None = None) -> tuple[str, dict[str, Any]]:
+        """The key of `model`'s forecasts on `data` from the track record of the part `origins_from`
+        on (default the model's `cache_from`), and what it was made of (module docstring)."""
         parts = {
             "format": FORMAT,
             "model": model.name,
@@ -105,7 +137,7 @@ class ForecastCache:
             "data": data.fingerprint(),
             "code": code_hashes(type(model)),
             "reads": {m.label: self.key(data, m)[0] for m in model.reads()},
-            "origins_from": model.cache_from,
+            "origins_from": origins_from or model.cache_from,
         }
         return hashlib.sha256(json.dumps(parts, sort_keys=True).encode()).hexdigest()[:32], parts
 
@@ -123,7 +155,49 @@ class ForecastCache:
         if not (self.root / f"{key}.json").exists():
             return None
         with self._lock(key, exclusive=False):
-            return self._checked(key, shape)
+            array = self._checked(key, shape)
+        if array is not None:
+            try:
+                os.utime(self.root / f"{key}.json")  # used now: the sidecar's time orders eviction
+            except OSError:
+                pass  # removed meanwhile by another process: the array is mapped already
+        return array
+
+    def hold(self, owner: object, key: str) -> None:
+        """Spare `key` from eviction while `owner` lives (once per owner: a refit lets go of the
+        entry it read before)."""
+        sidecar = self.root / f"{key}.json"
+        previous = _holds.pop(id(owner), None)
+        ForecastCache.in_use[sidecar] += 1
+        if previous is not None:
+            previous()
+        _holds[id(owner)] = weakref.finalize(owner, _release, id(owner), sidecar)
+
+    def evict(self, keep: str | None = None) -> None:
+        """Remove the entries used longest ago until the folder is within its bound, sparing
+        `keep` and those a live forecaster of this process reads."""
+        bound = self.max_bytes if self.max_bytes is not None else max_cache_bytes()
+        entries = []
+        for sidecar in self.root.glob("*.json"):
+            try:
+                entries.append((sidecar.stat().st_mtime, sidecar, sidecar.with_suffix(".npy").stat().st_size))
+            except OSError:
+                continue  # half-published, or removed meanwhile
+        total = sum(size for _, _, size in entries)
+        for _, sidecar, size in sorted(entries):
+            if total <= bound:
+                return
+            if ForecastCache.in_use[sidecar] > 0 or sidecar.stem == keep:
+                continue
+            with self._lock(sidecar.stem, exclusive=True):
+                sidecar.unlink(missing_ok=True)
+                sidecar.with_suffix(".npy").unlink(missing_ok=True)
+            total -= size
+        if total > bound and not ForecastCache.warned_full:
+            ForecastCache.warned_full = True
+            warnings.warn(f"this run's forecasts fill {total / 1e9:.1f} GB of the cache {self.root}, above its bound "
+                          f"of {bound / 1e9:.1f} GB: they are kept until another run needs the room "
+                          "(raise HYBRID_CACHE_MAX_GB, or free the disk)", stacklevel=2)
 
     def _checked(self, key: str, shape: tuple[int, ...]) -> np.ndarray | None:
         meta_path, array_path = self.root / f"{key}.json", self.root / f"{key}.npy"
@@ -177,6 +251,7 @@ class ForecastCache:
             for path in staged:
                 if path.exists():
                     path.unlink()
+        self.evict(keep=key)
 
     def _staged(self, write, staged: list[Path]) -> Path:
         """A new file in the cache folder holding what `write(fh)` wrote, not yet published."""
@@ -188,8 +263,8 @@ class ForecastCache:
 
 
 def cached_origins(data: SeriesBundle, first_part: str) -> np.ndarray:
-    """The origins whose forecasts are cached: every one (`train`), or from the validation part's
-    track record on (`val`: what scoring and the router read)."""
+    """The origins whose forecasts are cached: every one (`train`), or from a later part's track
+    record on (`val`: what scoring and the router read; `test`: what a backtest block's rows read)."""
     if first_part == "train":
         return data.every_origin()
     return np.arange(track_origins(data, data.origins(first_part))[0], data.every_origin()[-1] + 1)
@@ -199,14 +274,15 @@ class CachedForecaster(Forecaster):
     """A forecaster whose forecasts from every origin of the data are computed once, then read.
 
     `fit` looks the forecasts up; on a miss it fits the wrapped model and predicts every origin
-    (`data.every_origin()`; for a model whose `cache_from` is `val`, only those from the
-    validation part's track record on) in one call, then stores them. `predict` only indexes
-    that array, so it must be given the data it was fitted on.
+    (`data.every_origin()`; from `origins_from`, default the model's `cache_from`: where it is
+    `val`, only those from the validation part's track record on) in one call, then stores them.
+    `predict` only indexes that array, so it must be given the data it was fitted on.
     """
 
-    def __init__(self, model: Forecaster, cache: ForecastCache | None = None) -> None:
+    def __init__(self, model: Forecaster, cache: ForecastCache | None = None, origins_from: str | None = None) -> None:
         self.model = model
         self.cache = cache if cache is not None else ForecastCache()
+        self.origins_from = origins_from
 
     @property
     def name(self) -> str:  # type: ignore[override]
@@ -224,8 +300,8 @@ class CachedForecaster(Forecaster):
         return self.model.get_params()
 
     def fit(self, data: SeriesBundle) -> "CachedForecaster":
-        origins = cached_origins(data, self.model.cache_from)
-        key, parts = self.cache.key(data, self.model)
+        origins = cached_origins(data, self.origins_from or self.model.cache_from)
+        key, parts = self.cache.key(data, self.model, self.origins_from)
         shape = (len(origins), data.horizon, data.n_channels)
         self.from_cache_ = self.cache.load(key, shape) is not None  # checked, then unmapped: predict maps afresh
         # what computing the forecasts cost, measured when they were: a row of a table that reads
@@ -241,6 +317,7 @@ class CachedForecaster(Forecaster):
                                  f"expected {shape}")
             self.cache.save(key, computed, {**parts, "dataset": data.name, "seconds": self.compute_seconds_})
             del computed  # save hashed the file it wrote: no second read to check it
+        self.cache.hold(self, key)
         self.path_ = self.cache.root / f"{key}.npy"
         self.first_origin_ = int(origins[0])
         self.n_origins_ = len(origins)

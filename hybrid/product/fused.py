@@ -79,8 +79,10 @@ class HybridForecaster(Forecaster):
             raise InputError("models must be names or forecaster instances, not a mix")
         if self.cache:
             cache = ForecastCache()
-            members = [m if not fresh and (isinstance(m, CachedForecaster) or self.prefit) else CachedForecaster(m, cache)
-                       for m in members]
+            # a backtest fit's forecasts are read for its block alone (its bundle's test part)
+            origins_from = "test" if fresh else None
+            members = [m if not fresh and (isinstance(m, CachedForecaster) or self.prefit)
+                       else CachedForecaster(m, cache, origins_from) for m in members]
         names = [m.label for m in members]
         if len(set(names)) != len(names) or not members:
             raise InputError(f"the members' names must be distinct and at least one given, got {names}")
@@ -106,7 +108,7 @@ class HybridForecaster(Forecaster):
         """What the router learns from, with targets: the rows of each backtest block, then those
         of the validation windows (the fitted members). Before each block a member is refitted on
         the rows before it, or, where its class says a refit costs too much (`backtest_refit`
-        false: ARIMA's search, Prophet, the core), fitted once before the first block and run on
+        false: ARIMA's search, Prophet, ets-grid's grid, the core), fitted once before the first block and run on
         with those parameters (a fixed-parameter re-filter: still out of sample); the forecasts
         are brought to `data`'s scale. A block some member cannot be fitted for (too few rows
         for its season) is left out and said in `backtest_skipped_`."""
