@@ -290,24 +290,28 @@ def test_a_backtest_fit_keeps_only_its_blocks_origins_under_a_key_of_its_own(dat
     np.testing.assert_allclose(block.predict(data, test), Linear().fit(data).predict(data, test), rtol=0, atol=1e-12)
 
 
-def test_the_cache_removes_the_entries_used_longest_ago_but_never_one_a_live_forecaster_reads(data, tmp_path,
-                                                                                             monkeypatch):
+def test_the_cache_removes_the_entries_used_longest_ago_but_never_one_in_use(data, tmp_path, monkeypatch):
     monkeypatch.setattr(ForecastCache, "warned_full", False)
     cache = ForecastCache(tmp_path)
     old, recent = (CachedForecaster(m, cache).fit(data).path_ for m in (Linear(), SeasonalNaive()))  # let go of
     size = old.stat().st_size
     now = time.time()
     os.utime(old.with_suffix(".json"), (now - 100, now - 100))
-    bounded = ForecastCache(tmp_path, max_bytes=int(2.5 * size))
-    third = CachedForecaster(Linear(subtract_last=False), bounded).fit(data)
+    # used a minute ago, maybe by another process that still reads them: both stay, and that is said
+    with pytest.warns(UserWarning, match="above its bound"):
+        CachedForecaster(Linear(subtract_last=False), ForecastCache(tmp_path, max_bytes=size)).fit(data)
+    assert old.exists() and recent.exists()
+    monkeypatch.setattr(ForecastCache, "warned_full", False)
+    bounded = ForecastCache(tmp_path, max_bytes=int(3.5 * size), grace_seconds=0)
+    third = CachedForecaster(Linear(subtract_last=False, alphas=(1.0,)), bounded).fit(data)
     assert not old.exists() and recent.exists() and third.path_.exists()
-    # a hit refreshes an entry's time; what a live forecaster reads stays, over the bound, and that is said
+    # a hit refreshes an entry's time; what a live forecaster of this process reads stays, over the bound
     held = CachedForecaster(SeasonalNaive(), bounded).fit(data)
     assert held.from_cache_
     with pytest.warns(UserWarning, match="above its bound"):
-        fourth = CachedForecaster(SeasonalNaive(season=12), ForecastCache(tmp_path, max_bytes=size)).fit(data)
+        fourth = CachedForecaster(SeasonalNaive(season=12), ForecastCache(tmp_path, max_bytes=size, grace_seconds=0)).fit(data)
     assert recent.exists() and third.path_.exists() and fourth.path_.exists()
     third_path = third.path_
     del held, third  # their cell is over: the next write may take their room
-    CachedForecaster(Linear(alphas=(1.0,)), ForecastCache(tmp_path, max_bytes=int(2.5 * size))).fit(data)
+    CachedForecaster(Linear(alphas=(1.0,)), ForecastCache(tmp_path, max_bytes=int(2.5 * size), grace_seconds=0)).fit(data)
     assert not third_path.exists() and not recent.exists() and fourth.path_.exists()

@@ -145,9 +145,9 @@ def test_the_vote_over_per_period_forecasts_that_are_all_equal_returns_that_fore
     alone = make_models("snaive@24")[0].fit(data).predict(data, test)
     assert np.allclose(fused.predict(data, test), alone)
     assert np.allclose(fused.predict(data, test), data.future(test))  # the cycle repeats exactly
-    shares = fused.period_shares(fused.val_weights_)
+    shares = fused.period_shares(fused.learned_weights_)
     assert set(shares) == {"24", "168"} and np.isclose(sum(shares.values()), 1.0)
-    assert fused.describe_periods(fused.val_weights_).count("snaive@") == 2
+    assert fused.describe_periods(fused.learned_weights_).count("snaive@") == 2
 
 
 def test_select_follows_the_periods_the_series_share_and_says_how_the_weights_fall_on_them():

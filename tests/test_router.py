@@ -241,7 +241,7 @@ def test_the_router_never_reads_test_rows():
     other = _bundle(changed)
     fits = [HybridForecaster("snaive,linear,dlinear", mode="learned", cache=False).fit(d) for d in (data, other)]
     val = data.origins("val")
-    assert fits[0].val_mse_ == fits[1].val_mse_
+    assert fits[0].learned_mse_ == fits[1].learned_mse_
     assert np.array_equal(fits[0].weights(data, val), fits[1].weights(other, val))
     assert np.array_equal(fits[0].predict(data, val), fits[1].predict(other, val))
 
@@ -302,7 +302,7 @@ def test_a_member_too_costly_to_refit_is_fitted_once_before_the_first_block_and_
 def test_fused_forecaster_on_a_noisy_sine():
     data = _bundle(wide_frame(n=1000, noise=0.3, seed=4))
     fused = HybridForecaster("snaive,linear", cache=False).fit(data)
-    assert fused.val_mse_["hybrid"] <= min(fused.val_mse_["snaive"], fused.val_mse_["linear"]) * (1 + 1e-9)
+    assert fused.learned_mse_["hybrid"] <= min(fused.learned_mse_["snaive"], fused.learned_mse_["linear"]) * (1 + 1e-9)
     test = data.origins("test")
     forecast = fused.predict(data, test)
     assert forecast.shape == (len(test), 24, 2)

@@ -19,7 +19,8 @@ protocol cuts windows from the same fingerprint, bumps `FORMAT`.
 
 An entry whose sidecar is unreadable or names another key, or whose array has another shape or
 checksum, is reported and recomputed. The folder is bounded (`$HYBRID_CACHE_MAX_GB`, default 20):
-after a write that takes it over, the entries used longest ago are removed, but never one a live
+after a write that takes it over, the entries used longest ago are removed, but never one used in
+the last hour (by any process: a read refreshes the sidecar's time) nor one a live
 `CachedForecaster` of this process reads (a run in progress keeps what it maps; a long benchmark
 lets go of a cell's entries with the cell's forecasters); a run that alone needs more is warned once. Writers publish an entry under a lock on `<key>.lock`
 (array, then sidecar) and readers check it under the same lock, so that two processes writing
@@ -115,15 +116,17 @@ def _release(owner: int, sidecar: Path) -> None:
 
 class ForecastCache:
     """Get and put every-origin forecast arrays by key, the folder kept under `max_bytes` (default
-    `max_cache_bytes()`) by removing the entries used longest ago."""
+    `max_cache_bytes()`) by removing the entries used longest ago, none used in the last
+    `grace_seconds` (another process may be reading it)."""
 
     # sidecar -> how many live forecasters of this process read the entry: what eviction spares
     in_use: ClassVar[Counter[Path]] = Counter()
     warned_full: ClassVar[bool] = False
 
-    def __init__(self, root: Path | None = None, max_bytes: int | None = None) -> None:
+    def __init__(self, root: Path | None = None, max_bytes: int | None = None, grace_seconds: float = 3600) -> None:
         self.root = Path(root) if root is not None else cache_dir() / "forecasts"
         self.max_bytes = max_bytes
+        self.grace_seconds = grace_seconds
 
     def key(self, data: SeriesBundle, model: Forecaster, origins_from: str | None = None) -> tuple[str, dict[str, Any]]:
         """The key of `model`'s forecasts on `data` from the track record of the part `origins_from`
@@ -157,11 +160,15 @@ class ForecastCache:
         with self._lock(key, exclusive=False):
             array = self._checked(key, shape)
         if array is not None:
-            try:
-                os.utime(self.root / f"{key}.json")  # used now: the sidecar's time orders eviction
-            except OSError:
-                pass  # removed meanwhile by another process: the array is mapped already
+            self.touch(key)
         return array
+
+    def touch(self, key: str) -> None:
+        """Mark `key` used now: its sidecar's time orders eviction, for every process."""
+        try:
+            os.utime(self.root / f"{key}.json")
+        except OSError:
+            pass  # removed meanwhile: whoever reads it has it mapped already
 
     def hold(self, owner: object, key: str) -> None:
         """Spare `key` from eviction while `owner` lives (once per owner: a refit lets go of the
@@ -175,7 +182,7 @@ class ForecastCache:
 
     def evict(self, keep: str | None = None) -> None:
         """Remove the entries used longest ago until the folder is within its bound, sparing
-        `keep` and those a live forecaster of this process reads."""
+        `keep`, those used within `grace_seconds` and those a live forecaster of this process reads."""
         bound = self.max_bytes if self.max_bytes is not None else max_cache_bytes()
         entries = []
         for sidecar in self.root.glob("*.json"):
@@ -184,10 +191,10 @@ class ForecastCache:
             except OSError:
                 continue  # half-published, or removed meanwhile
         total = sum(size for _, _, size in entries)
-        for _, sidecar, size in sorted(entries):
+        for used, sidecar, size in sorted(entries):
             if total <= bound:
                 return
-            if ForecastCache.in_use[sidecar] > 0 or sidecar.stem == keep:
+            if ForecastCache.in_use[sidecar] > 0 or sidecar.stem == keep or used > time.time() - self.grace_seconds:
                 continue
             with self._lock(sidecar.stem, exclusive=True):
                 sidecar.unlink(missing_ok=True)
@@ -195,8 +202,9 @@ class ForecastCache:
             total -= size
         if total > bound and not ForecastCache.warned_full:
             ForecastCache.warned_full = True
-            warnings.warn(f"this run's forecasts fill {total / 1e9:.1f} GB of the cache {self.root}, above its bound "
-                          f"of {bound / 1e9:.1f} GB: they are kept until another run needs the room "
+            warnings.warn(f"the forecast cache {self.root} holds {total / 1e9:.1f} GB, above its bound of "
+                          f"{bound / 1e9:.1f} GB, in entries in use (by this run, or read in the last "
+                          f"{self.grace_seconds / 60:.0f} minutes): kept until the room can be taken "
                           "(raise HYBRID_CACHE_MAX_GB, or free the disk)", stacklevel=2)
 
     def _checked(self, key: str, shape: tuple[int, ...]) -> np.ndarray | None:
@@ -340,7 +348,9 @@ class CachedForecaster(Forecaster):
     def forecasts_(self) -> np.ndarray:
         """Every cached origin's forecasts [N, H, C] (float64, as saved), mapped read-only afresh:
         the pages read belong to the process only while the result (or a view of it) lives, so
-        that scoring ETTm1 does not keep every member's 2 GB file resident."""
+        that scoring ETTm1 does not keep every member's 2 GB file resident. Each read marks the
+        entry used, so that no other process evicts it meanwhile."""
+        self.cache.touch(self.path_.stem)
         return np.load(self.path_, mmap_mode="r", allow_pickle=False)
 
     def predict(self, data: SeriesBundle, origins: np.ndarray) -> np.ndarray:

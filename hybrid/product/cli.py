@@ -361,7 +361,7 @@ def fused_verdict(wide, fused: HybridForecaster, data: SeriesBundle, models: Seq
     return (f"hybrid {verdict(fused_mse, singles.min())} the best single model ({best}): test MSE {fused_mse:.4f} "
             f"against {singles.min():.4f} ({significance}).\nrouter: {fused.router_.describe()}"
             + (f"\nperiods, by their mean weight on the windows the router learned from: {periods}"
-               if (periods := fused.describe_periods(fused.val_weights_)) else ""))
+               if (periods := fused.describe_periods(fused.learned_weights_)) else ""))
 
 
 def _periods(text: str) -> str | tuple[int, ...]:

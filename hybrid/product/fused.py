@@ -224,13 +224,14 @@ class HybridForecaster(Forecaster):
         rows = self.learning_rows(data)
         return self.use_router(make_router(self.mode, self.seed).fit(rows), rows)
 
-    def use_router(self, router: Router, val: RouterRows) -> "HybridForecaster":
-        """Fuse with `router` (fitted on these members' `learning_rows` `val`, or on rows pooled
-        with other datasets' by `fit_pooled`); the members' and the fused MSE on `val` are kept."""
+    def use_router(self, router: Router, rows: RouterRows) -> "HybridForecaster":
+        """Fuse with `router` (fitted on these members' `learning_rows`, or on rows pooled with
+        other datasets' by `fit_pooled`); the members' and the fused MSE on `rows`, and the mean
+        weights there, are kept."""
         self.router_ = router
-        self.val_mse_ = {**dict(zip(self.member_names_, map(float, val.errors().mean(0)))),
-                         self.name: mse(val.target, router.fuse(val))}
-        self.val_weights_ = dict(zip(self.member_names_, map(float, router.weights(val).mean(0))))
+        self.learned_mse_ = {**dict(zip(self.member_names_, map(float, rows.errors().mean(0)))),
+                             self.name: mse(rows.target, router.fuse(rows))}
+        self.learned_weights_ = dict(zip(self.member_names_, map(float, router.weights(rows).mean(0))))
         return self
 
     def period_groups(self) -> dict[str, list[str]]:
