@@ -397,6 +397,9 @@ class PerSeries(Router):
 
     def describe(self) -> str:
         spread = np.abs(self.weights_ - self.pooled_).sum(1).max() / 2 if len(self.weights_) else 0.0
+        if spread < 0.005:  # a user should not have to work out that "shrunk by 1.0" means no series of its own
+            return (f"{self.name}: the pooled weights for every series (no series' own weights forecast better "
+                    "in cross-validation)")
         return (f"{self.name}: each series' own weights, shrunk by {self.shrinkage_:.1f} toward the pooled ones; "
                 f"at most {spread:.0%} of a series' weight moved from them")
 

@@ -185,6 +185,10 @@ def test_per_series_weights_follow_each_series_own_best_member_and_the_pooled_on
     np.testing.assert_allclose(router.pooled_, Stacked().fit(rows).weights_, atol=1e-3)
     unseen = dataclasses.replace(rows.take(np.arange(5)), series=np.full(5, 9))
     np.testing.assert_allclose(router.weights(unseen), np.tile(router.pooled_, (5, 1)))
+    assert "each series' own weights" in router.describe()
+    alike = RouterRows.concat([dataclasses.replace(parts[2], series=np.full(3 * H, s)) for s in range(2)],
+                              same_series=True)  # two series too short for weights of their own
+    assert PerSeries().fit(alike).describe().startswith("per-series: the pooled weights for every series")
 
 
 def test_auto_chooses_among_the_modes_the_blocks_cannot_tell_apart_the_one_with_the_best_worst_block():

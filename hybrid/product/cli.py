@@ -135,8 +135,8 @@ def build_parser() -> argparse.ArgumentParser:
     fc = sub.add_parser(
         "forecast",
         help="forecast the future: the next H values of every series, with prediction intervals",
-        description="Fit the members on all the history but its last validation block and the router (and the "
-        "intervals' calibration) on that block, then forecast the next H steps after each series' last "
+        description="Fit the members on all the history but its last validation block, and the router (and the "
+        "intervals' calibration) on that block and the backtest blocks before it (--backtest-blocks), then forecast the next H steps after each series' last "
         "timestamp, in its own calendar; write forecast.csv (unique_id, ds, one column per member, hybrid, "
         "hybrid-lo-<level>, hybrid-hi-<level>, on the data's own scale), forecast.png and config.json to --out. "
         "With --load, a model saved by `hybrid fit --save` or `hybrid forecast --save` forecasts instead, after "

@@ -5,8 +5,10 @@ and neuralforecast (a long frame of `unique_id`, `ds`, `y` in, a long frame of f
 One procedure makes every out-of-sample forecast, the future one and those of the backtest: a
 *fit at a cutoff*. The rows before the cutoff are split into training rows and, last, a
 validation block (the length the data's split rule gives it: the ETT rules' four months, else
-10%); the members learn from the training rows, the router from the validation windows, where
-the members forecast out of sample, and so do the conformal intervals. The fit then forecasts
+10%); the members learn from the training rows, the router from windows where the members
+forecast out of sample — the validation windows and, before them, up to `backtest_blocks` blocks
+forecast by the members refitted on the rows before each (`HybridForecaster.learning_rows`) —
+and so do the conformal intervals. The fit then forecasts
 from the cutoff on. `fit(df)` is the fit at the end of the data (with `refit=False`, the members
 stay fitted on the training part of the data's own split instead); `cross_validation` is the fit
 at each of its cutoffs (`refit=True`), or at the first one and every k-th (`refit=k`), each
