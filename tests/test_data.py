@@ -136,8 +136,8 @@ def test_too_few_rows_says_how_many_are_needed():
 
 def test_fill_ffill_repairs_gaps(tmp_path):
     path = _write(tmp_path, GOOD_HEAD + "2020-01-01,,2\n2020-01-02,5,4\n2020-01-03,,2\n2020-01-04,7,1\n")
-    from hybrid.foundation.data import read_frame
-    frame = read_frame(path, fill="ffill")
+    from hybrid.foundation.data import ReadOptions, read_frame
+    frame = read_frame(path, ReadOptions(fill="ffill"))
     np.testing.assert_array_equal(frame.values["a"].to_numpy(), [5, 5, 5, 7])
 
 
@@ -171,3 +171,114 @@ def test_take_rows_views_a_run_and_copies_anything_else():
     run, scattered = np.array([3, 4, 5]), np.array([1, 4, 5])
     assert np.array_equal(take_rows(a, run), a[run]) and np.shares_memory(take_rows(a, run), a)
     assert np.array_equal(take_rows(a, scattered), a[scattered]) and not np.shares_memory(take_rows(a, scattered), a)
+
+
+# --- files, dates and calendars a user brings -----------------------------------------------------
+
+def _hourly(n: int = 200, start: str = "2024-03-01") -> pd.DataFrame:
+    t = np.arange(n)
+    return pd.DataFrame({"date": pd.date_range(start, periods=n, freq="h"), "a": np.sin(2 * np.pi * t / 24) + 0.01 * t})
+
+
+def test_a_semicolon_file_with_decimal_commas_and_a_latin1_file_read_as_meant(tmp_path):
+    from hybrid.foundation.data import read_frame
+    path = tmp_path / "eu.csv"
+    path.write_text("date;a;b\n2024-01-01;1,5;2\n2024-01-02;2,25;3\n2024-01-03;-0,5;4\n")
+    frame = read_frame(path)
+    np.testing.assert_array_equal(frame.values["a"], [1.5, 2.25, -0.5])
+    assert any("';'-separated with decimal commas" in n for n in frame.notes)
+    latin = tmp_path / "latin.csv"
+    latin.write_bytes("date,Menge ä\n2024-01-01,1\n2024-01-02,2\n2024-01-03,3\n".encode("latin-1"))
+    frame = read_frame(latin)
+    assert list(frame.values.columns) == ["Menge ä"] and any("Latin-1" in n for n in frame.notes)
+
+
+@pytest.mark.parametrize("content, message", [
+    (b"", "is empty"),
+    (bytes(np.random.default_rng(0).integers(0, 256, 200_000, dtype=np.uint8)), "not a text CSV file"),
+])
+def test_an_empty_or_binary_file_is_one_clear_line(tmp_path, content, message):
+    path = tmp_path / "x.csv"
+    path.write_bytes(content)
+    with pytest.raises(InputError, match=message):
+        load(path)
+
+
+def test_offsets_are_made_utc_and_epoch_numbers_read_by_their_size(tmp_path):
+    from hybrid.foundation.data import ReadOptions, read_frame
+    stamps = ["2024-03-01T00:00:00+01:00", "2024-02-29T23:00:00Z", "2024-03-01T00:00:00Z"]
+    frame = read_frame(pd.DataFrame({"date": stamps[1:] + ["2024-03-01T02:00:00+01:00"], "a": [1.0, 2, 3]}))
+    assert list(frame.timestamps) == list(pd.to_datetime(["2024-02-29 23:00", "2024-03-01 00:00", "2024-03-01 01:00"]))
+    assert any("made UTC" in n for n in frame.notes)
+    start = pd.Timestamp("2024-03-01").timestamp()
+    for scale, unit in ((1, "s"), (1000, "ms")):
+        epoch = pd.DataFrame({"timestamp": (start + 3600 * np.arange(5)) * scale, "a": np.arange(5.0)})
+        frame = read_frame(epoch)
+        assert frame.timestamps[0] == pd.Timestamp("2024-03-01") and frame.timestamps[1] == pd.Timestamp("2024-03-01 01:00")
+    # told otherwise, the same numbers are milliseconds: 1.7 million seconds after 1970 read as ms
+    told = read_frame(pd.DataFrame({"ts": start + 3600 * np.arange(5), "a": np.arange(5.0)}), ReadOptions(date_unit="ms"))
+    assert told.timestamps[0].year == 1970
+    years = read_frame(pd.DataFrame({"year": [2001, 2002, 2003], "a": [1.0, 2, 3]}))
+    assert years.timestamps[0] == pd.Timestamp("2001-01-01")
+    days = read_frame(pd.DataFrame({"date": [20240130, 20240131, 20240201], "a": [1.0, 2, 3]}))
+    assert days.timestamps[-1] == pd.Timestamp("2024-02-01")
+
+
+def test_day_first_dates_are_told_by_the_dates_or_by_the_user():
+    from hybrid.foundation.data import ReadOptions, read_frame
+    days = pd.date_range("2024-01-01", periods=40, freq="D")
+    frame = read_frame(pd.DataFrame({"date": days.strftime("%d/%m/%Y"), "a": np.arange(40.0)}))
+    assert (frame.timestamps == days).all() and any("day-first" in n for n in frame.notes)
+    assert (read_frame(pd.DataFrame({"date": days.strftime("%m/%d/%Y"), "a": np.arange(40.0)})).timestamps == days).all()
+    # half-days: only the day-first reading is evenly spaced (month-first, 2 Jan jumps to 2 Feb)
+    halves = pd.DataFrame({"date": ["01/02/2024 00:00", "01/02/2024 12:00", "02/02/2024 00:00"], "a": [1.0, 2, 3]})
+    assert read_frame(halves).timestamps[-1] == pd.Timestamp("2024-02-02")
+    alike = pd.DataFrame({"date": ["01/02/2024", "01/03/2024", "01/04/2024"], "a": [1.0, 2, 3]})  # days or months
+    with pytest.raises(InputError, match="--dayfirst or --no-dayfirst"):
+        read_frame(alike)
+    assert read_frame(alike, ReadOptions(dayfirst=True)).timestamps[1] == pd.Timestamp("2024-03-01")
+    assert read_frame(alike, ReadOptions(dayfirst=False)).timestamps[1] == pd.Timestamp("2024-01-03")
+
+
+def test_dates_before_1677_load_and_forecast_their_future_years():
+    df = pd.DataFrame({"date": [f"{1500 + i}-01-01" for i in range(120)], "a": np.sin(np.arange(120) / 3)})
+    data = load(df, seq_len=24, horizon=4)
+    assert data.timestamps[0].year == 1500 and data.freq.name == "yearly"
+    from hybrid.foundation.data import next_timestamps
+    assert [t.year for t in next_timestamps(data.timestamps, 2)] == [1620, 1621]
+
+
+def test_missing_timestamps_are_said_and_inserted_only_when_told_how_to_fill_them():
+    from hybrid.foundation.data import ReadOptions, read_frame
+    full = _hourly(300)
+    gappy = full.drop(index=range(100, 160)).reset_index(drop=True)
+    with pytest.raises(InputError, match="60 timestamps missing from the h calendar, in 1 gap, the first at 2024-03-05 04:00"):
+        read_frame(gappy)
+    frame = read_frame(gappy, ReadOptions(fill="interpolate"))
+    assert len(frame.timestamps) == 300 and (frame.timestamps == full.date).all()
+    assert any("60 timestamps missing" in n and "inserted" in n for n in frame.notes)
+    np.testing.assert_allclose(frame.values["a"].iloc[:100], full.a.iloc[:100])
+
+
+@pytest.mark.parametrize("dates", [
+    pd.bdate_range("2024-01-01", periods=60),  # business days: regular in their own calendar
+    pd.date_range("2024-01-31", periods=30, freq="ME"),  # month ends
+    pd.date_range("2024-01-15", periods=30, freq=pd.DateOffset(months=1)),  # the 15th of each month
+    pd.date_range("2024-01-01", periods=30, freq="W-WED"),
+])
+def test_calendars_regular_in_their_own_terms_are_accepted(dates):
+    from hybrid.foundation.data import read_frame
+    frame = read_frame(pd.DataFrame({"date": dates, "a": np.arange(len(dates), dtype=float)}))
+    assert len(frame.timestamps) == len(dates) and not frame.notes
+    with pytest.raises(InputError, match="missing from"):  # and a gap in them is found
+        read_frame(pd.DataFrame({"date": dates.delete(10), "a": np.arange(len(dates) - 1, dtype=float)}))
+
+
+def test_irregular_timestamps_are_refused_with_the_reason():
+    from hybrid.foundation.data import ReadOptions, read_frame
+    rng = np.random.default_rng(0)
+    stamps = pd.Timestamp("2024-01-01") + pd.to_timedelta(np.sort(rng.uniform(0, 1e7, 300)).round(), unit="s")
+    with pytest.raises(InputError, match="timestamps are not regular"):
+        read_frame(pd.DataFrame({"date": stamps, "a": rng.standard_normal(300)}))
+    with pytest.raises(InputError, match="fall off the D calendar"):  # told a calendar they are not on
+        read_frame(_hourly(50), ReadOptions(freq="D"))

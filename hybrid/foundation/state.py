@@ -82,7 +82,7 @@ def encode(value: Any, arrays: dict[str, np.ndarray], documents: dict[str, str],
         arrays[at] = np.ascontiguousarray(value)
         return {"__array__": at}
     if isinstance(value, pd.DatetimeIndex):
-        return {"__datetimes__": encode(value.as_unit("ns").asi8, arrays, documents, at),
+        return {"__datetimes__": encode(value.asi8, arrays, documents, at), "unit": value.unit,
                 "tz": None if value.tz is None else str(value.tz)}
     if isinstance(value, Document):
         name = at.replace("/", ".") + value.suffix
@@ -116,7 +116,8 @@ def decode(value: Any, arrays: dict[str, np.ndarray], documents: dict[str, str])
     if "__array__" in value:
         return arrays[value["__array__"]]
     if "__datetimes__" in value:
-        stamps = pd.DatetimeIndex(decode(value["__datetimes__"], arrays, documents).astype("datetime64[ns]"))
+        unit = value.get("unit", "ns")
+        stamps = pd.DatetimeIndex(decode(value["__datetimes__"], arrays, documents).astype(f"datetime64[{unit}]"))
         return stamps if value["tz"] is None else stamps.tz_localize("UTC").tz_convert(value["tz"])
     if "__document__" in value:
         return Document(documents[value["__document__"]], value["suffix"])

@@ -18,7 +18,7 @@ from baselines.prophet import VERBOSE_ENV
 from hybrid.core.config import Architecture, CoreSettings, TrainConfig
 from hybrid.foundation import registry
 from hybrid.foundation.cache import CachedForecaster, ForecastCache
-from hybrid.foundation.data import FILL_METHODS, SeriesBundle, load, load_groups
+from hybrid.foundation.data import ReadOptions, SeriesBundle, load, load_groups
 from hybrid.foundation.errors import InputError
 from hybrid.foundation.forecaster import Forecaster
 from hybrid.foundation.registry import make_models, with_periods
@@ -55,9 +55,12 @@ def _data_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--seq-len", type=int, metavar="L",
                         help="look-back window (default: the manifest's, e.g. 512 for ETT, or chosen "
                         "from the data's length and frequency)")
-    parser.add_argument("--fill", choices=FILL_METHODS,
-                        help="fill NaN/inf values (ffill: carry the last value forward, leading gaps "
-                        "take the first value; interpolate: linear) instead of refusing the data")
+    add_flags(parser, ReadOptions)
+
+
+def _read(args: argparse.Namespace) -> ReadOptions:
+    """The data flags' `ReadOptions`."""
+    return ReadOptions(**flag_values(args, ReadOptions))
 
 
 def _core_settings(training: bool) -> tuple[tuple[type, tuple[str, ...] | None], ...]:
@@ -149,8 +152,6 @@ def build_parser() -> argparse.ArgumentParser:
     _router_arguments(fc)
     fc.add_argument("--level", default="80,95", metavar="LIST",
                     help="prediction interval levels in percent, comma-separated (default 80,95; none for no interval)")
-    fc.add_argument("--freq", metavar="ALIAS",
-                    help="the pandas frequency of the future timestamps, where the data's own cannot be inferred")
     fc.add_argument("--no-refit", action="store_true",
                     help="keep the members fitted on the training part of the data's own split")
     fc.add_argument("--out", type=Path, metavar="DIR", help="folder for forecast.csv, forecast.png and config.json "
@@ -249,7 +250,7 @@ def run_periods(args: argparse.Namespace) -> int:
         raise InputError("--top must be at least 1, --alpha in (0, 1) and --min-confidence in [0, 1]")
     if args.plot is not None and args.plot.suffix.lower() != ".png":
         raise InputError(f"--plot {args.plot}: give a .png file")
-    data = load(args.data, target=args.target, seq_len=args.seq_len, horizon=args.horizon, fill=args.fill)
+    data = load(args.data, target=args.target, seq_len=args.seq_len, horizon=args.horizon, read=_read(args))
     start, end = data.split.train
     found = dataset_periods(data, args.top, args.alpha, args.min_confidence)
     print(f"{data.name} ({data.freq.name}): periods of the training part (rows {start}-{end - 1}), strongest first")
@@ -271,7 +272,7 @@ def run_explain(args: argparse.Namespace) -> int:
     from hybrid.core.explain import explain
     from hybrid.core.forecaster import TimeLLMForecaster
 
-    data = load(args.data, target=args.target, seq_len=args.seq_len, horizon=args.horizon, fill=args.fill)
+    data = load(args.data, target=args.target, seq_len=args.seq_len, horizon=args.horizon, read=_read(args))
     origins = data.origins(args.part)
     if not -len(origins) <= args.window < len(origins):
         raise InputError(f"--window {args.window} is outside the {len(origins)} windows of the {args.part} part")
@@ -296,9 +297,9 @@ def run_select(args: argparse.Namespace) -> int:
         raise InputError(f"--out {args.out}: give a .csv or a .json file")
     periods = _periods(args.periods)
     data = args.data if args.target is None else load(args.data, target=args.target, seq_len=args.seq_len,
-                                                        horizon=args.horizon, fill=args.fill)
+                                                        horizon=args.horizon, read=_read(args))
     selection = select(data, models=args.models, mode=args.router, backtest_blocks=args.backtest_blocks, seq_len=args.seq_len, horizon=args.horizon,
-                       fill=args.fill, cache=not args.no_cache, model_params=_model_params(args),
+                       read=_read(args), cache=not args.no_cache, model_params=_model_params(args),
                        progress=not args.quiet, periods=periods)
     print(selection.text(limit=args.limit))
     if args.out is not None:
@@ -336,7 +337,7 @@ def _config(args: argparse.Namespace, data: SeriesBundle, models: Sequence[Forec
             "season": data.season,
             "split": {"rule": data.split.rule, "train": data.split.train,
                       "val": data.split.val, "test": data.split.test},
-            "fill": args.fill,
+            "read": flag_values(args, ReadOptions),
             "notes": list(data.notes),
         },
         "seq_len": data.seq_len,
@@ -394,10 +395,10 @@ def _check_folder(path: Path | None, flag: str) -> None:
 
 
 def _hybrid(args: argparse.Namespace, refit: bool = True) -> Hybrid:
-    """The front door with the command's settings (`hybrid fit` has no --freq: the data's own)."""
-    return Hybrid(models=args.models, router=args.router, backtest_blocks=args.backtest_blocks, freq=getattr(args, "freq", None), horizon=args.horizon,
+    """The front door with the command's settings."""
+    return Hybrid(models=args.models, router=args.router, backtest_blocks=args.backtest_blocks, horizon=args.horizon,
                   seq_len=args.seq_len, refit=refit, periods=_periods(args.periods), model_params=_model_params(args),
-                  fill=args.fill, cache=not args.no_cache, progress=not args.quiet)
+                  cache=not args.no_cache, progress=not args.quiet, **flag_values(args, ReadOptions))
 
 
 def run_forecast(args: argparse.Namespace) -> int:
@@ -411,11 +412,11 @@ def run_forecast(args: argparse.Namespace) -> int:
     if args.load is not None:
         model = Hybrid.load(args.load)
         if args.data is not None:  # newer rows of the same series: forecast after them, refit nothing
-            newer = args.data if args.target is None else load(args.data, target=args.target, fill=args.fill)
+            newer = args.data if args.target is None else load(args.data, target=args.target, read=_read(args))
     else:
         args.data = args.data or "ETTh1"
         data = args.data if args.target is None else load(args.data, target=args.target, seq_len=args.seq_len,
-                                                          horizon=args.horizon, fill=args.fill, log=say)
+                                                          horizon=args.horizon, read=_read(args), log=say)
         model = _hybrid(args, refit=not args.no_refit).fit(data)
     name = "+".join(b.name for b in model.bases_)
     forecast = model.predict(h=args.horizon if args.load is not None else None, level=levels, df=newer)
@@ -505,7 +506,7 @@ def run_fit(args: argparse.Namespace) -> int:
     periods = _periods(args.periods)
     make_models(args.models, _model_params(args))  # a bad model name fails before the data are read
     groups = load_groups(args.data, target=args.target, seq_len=args.seq_len, horizon=args.horizon,
-                         fill=args.fill, log=say)
+                         read=_read(args), log=say)
     if len(groups) > 1:
         return _fit_groups(args, groups, say)
     data = groups[0]

@@ -35,7 +35,7 @@ import pandas as pd
 from tqdm.auto import tqdm
 
 from hybrid.foundation.cache import CachedForecaster
-from hybrid.foundation.data import (SeriesBundle, Split, cutoff_split, from_series, load_groups, per_series,
+from hybrid.foundation.data import (ReadOptions, SeriesBundle, Split, cutoff_split, from_series, load_groups, per_series,
                                     take_rows, validation_rows)
 from hybrid.foundation.errors import InputError
 from hybrid.foundation.metrics import score, track_origins
@@ -129,22 +129,25 @@ class Hybrid:
     comma-separated or a list. `router`: the router's mode (`auto`: the mode that forecast best,
     in every stretch, in forward-chained cross-validation over the backtest and validation
     windows). `backtest_blocks`: blocks of windows before the validation block, each forecast by the
-    members refitted on the rows before it, that the router also learns from (0: none). `freq`: a pandas
-    frequency for the future timestamps, where the data's own cannot be inferred. `horizon`,
+    members refitted on the rows before it, that the router also learns from (0: none). `freq`: the
+    pandas frequency of the data's calendar and its future timestamps (default inferred). `horizon`,
     `seq_len`: the forecast length and look-back (default: the manifest's, or chosen from the
     data's length and frequency). `refit`: before forecasting the future, fit the members on all
     the history but the last validation block (True, default), or keep them fitted on the
     training part of the data's own split (False). `periods`: each seasonal member once per
     period listed, or per period found ("auto"). `model_params`: parameters per member name
     (`{"timellm": {"epochs": 2}}`). `cache`: read and keep the members' forecasts in the forecast
-    cache. `fill`: fill NaN values ("ffill" or "interpolate") instead of refusing the data.
+    cache. `fill`: fill NaN values and missing timestamps ("ffill" or "interpolate") instead of
+    refusing the data. `dayfirst`, `date_unit`: how dates are read where they cannot tell it
+    (`hybrid.foundation.data.ReadOptions`).
     """
 
     def __init__(self, models: str | Sequence[str] = DEFAULT_MEMBERS, router: str = "auto", freq: str | None = None,
                  horizon: int | None = None, seq_len: int | None = None, refit: bool = True,
                  periods: str | Sequence[int] = (), model_params: dict[str, dict] | None = None,
                  fill: str | None = None, cache: bool = True, seed: int = 0, progress: bool = True,
-                 backtest_blocks: int = BACKTEST_BLOCKS) -> None:
+                 backtest_blocks: int = BACKTEST_BLOCKS, dayfirst: bool | None = None,
+                 date_unit: str | None = None) -> None:
         self.models = models
         self.router = router
         self.freq = freq
@@ -158,10 +161,13 @@ class Hybrid:
         self.seed = seed
         self.progress = progress
         self.backtest_blocks = backtest_blocks
+        self.dayfirst = dayfirst
+        self.date_unit = date_unit
 
     def get_params(self) -> dict[str, Any]:
         return {k: getattr(self, k) for k in ("models", "router", "freq", "horizon", "seq_len", "refit", "periods",
-                                              "model_params", "fill", "cache", "seed", "progress", "backtest_blocks")}
+                                              "model_params", "fill", "cache", "seed", "progress", "backtest_blocks",
+                                              "dayfirst", "date_unit")}
 
     def __repr__(self) -> str:
         return f"Hybrid({', '.join(f'{k}={v!r}' for k, v in self.get_params().items())})"
@@ -177,7 +183,8 @@ class Hybrid:
 
     def _groups(self, df: Data, horizon: int | None) -> list[SeriesBundle]:
         say = (lambda msg: None) if not self.progress else tqdm.write
-        return load_groups(df, seq_len=self.seq_len, horizon=horizon, fill=self.fill, log=say)
+        read = ReadOptions(fill=self.fill, freq=self.freq, dayfirst=self.dayfirst, date_unit=self.date_unit)
+        return load_groups(df, seq_len=self.seq_len, horizon=horizon, read=read, log=say)
 
     def _member_names(self, bundles: list[SeriesBundle]) -> list[str]:
         periods = data_periods(bundles) if self.periods == "auto" else tuple(self.periods)

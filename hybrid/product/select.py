@@ -20,7 +20,7 @@ import numpy as np
 import pandas as pd
 from tqdm.auto import tqdm
 
-from hybrid.foundation.data import SeriesBundle, load_groups
+from hybrid.foundation.data import ReadOptions, SeriesBundle, load_groups
 from hybrid.foundation.errors import InputError
 from hybrid.foundation.periods import data_periods
 from hybrid.foundation.registry import with_periods
@@ -118,7 +118,7 @@ def _explain(router: Router, rows: RouterRows, i: int, rules: Rules, n: int) -> 
 
 
 def select(data: SeriesBundle | list[SeriesBundle] | str | Path | pd.DataFrame, models: str | Sequence[str] = DEFAULT_MEMBERS,
-           mode: str = "auto", seq_len: int | None = None, horizon: int | None = None, fill: str | None = None,
+           mode: str = "auto", seq_len: int | None = None, horizon: int | None = None, read: ReadOptions = ReadOptions(),
            cache: bool = True, model_params: dict[str, dict] | None = None, seed: int = 0, n_drivers: int = 3,
            progress: bool = True, periods: str | Sequence[int] = (),
            backtest_blocks: int = BACKTEST_BLOCKS) -> Selection:
@@ -129,7 +129,7 @@ def select(data: SeriesBundle | list[SeriesBundle] | str | Path | pd.DataFrame, 
     seasonal member and the core once per period listed, or per period the series share
     ("auto", found on their training parts); () for none.
     """
-    bundles = load_groups(data, seq_len=seq_len, horizon=horizon, fill=fill)
+    bundles = load_groups(data, seq_len=seq_len, horizon=horizon, read=read)
     periods = data_periods(bundles) if periods == "auto" else tuple(periods)
     models = with_periods(models, periods)
     fused = []

@@ -22,11 +22,11 @@ from hybrid.foundation.data.bundle import Scaler, SeriesBundle, load
 from hybrid.foundation.data.calendar import Frequency, detect_frequency, next_timestamps
 from hybrid.foundation.data.groups import load_groups
 from hybrid.foundation.data.datasets import DatasetSpec, data_dirs, load_manifest, resolve
-from hybrid.foundation.data.read import FILL_METHODS, LONG_COLUMNS, Frame, read_frame
+from hybrid.foundation.data.read import FILL_METHODS, LONG_COLUMNS, Frame, ReadOptions, read_frame, read_table
 from hybrid.foundation.data.windows import (Part, Split, backtest_blocks, backtest_split, cutoff_split, default_lengths, from_series, make_split, per_series,
                                             take_rows, validation_rows)
 
-__all__ = ["FILL_METHODS", "LONG_COLUMNS", "DatasetSpec", "Frame", "Frequency", "Part", "Scaler", "SeriesBundle",
+__all__ = ["FILL_METHODS", "LONG_COLUMNS", "DatasetSpec", "Frame", "Frequency", "Part", "ReadOptions", "Scaler", "SeriesBundle",
            "Split", "backtest_blocks", "backtest_split", "cutoff_split", "data_dirs", "default_lengths", "detect_frequency", "from_series", "load",
-           "load_groups", "load_manifest", "make_split", "next_timestamps", "per_series", "read_frame", "resolve", "take_rows",
+           "load_groups", "load_manifest", "make_split", "next_timestamps", "per_series", "read_frame", "read_table", "resolve", "take_rows",
            "validation_rows"]

@@ -14,7 +14,7 @@ import pandas as pd
 
 from hybrid.foundation.data.calendar import Frequency, detect_frequency, next_timestamps
 from hybrid.foundation.data.datasets import DatasetSpec, resolve
-from hybrid.foundation.data.read import read_frame
+from hybrid.foundation.data.read import ReadOptions, read_frame
 from hybrid.foundation.data.windows import Part, Split, default_lengths, make_split, take_rows
 from hybrid.foundation.errors import InputError
 from hybrid.foundation.paths import file_hash
@@ -135,22 +135,23 @@ def load(
     target: str | None = None,
     seq_len: int | None = None,
     horizon: int | None = None,
-    fill: str | None = None,
+    read: ReadOptions = ReadOptions(),
     name: str | None = None,
     log: Callable[[str], None] = lambda msg: None,
 ) -> SeriesBundle:
     """Find, read, validate, split and scale a dataset. Raises `InputError` on bad input.
 
     `data` is a manifest name (ETTh1, ...), a CSV path, or a DataFrame (wide or long).
-    Missing `seq_len`/`horizon` take the manifest's defaults (the first listed horizon), or for
+    `read`: how values and calendar are read where the data cannot say (`ReadOptions`: fill,
+    freq, dayfirst, date_unit). Missing `seq_len`/`horizon` take the manifest's defaults (the first listed horizon), or for
     unknown data follow from its length and frequency; what was chosen is passed to `log`.
     """
     spec = None
     if isinstance(data, pd.DataFrame):
-        frame, label = read_frame(data, fill=fill), name or "data"
+        frame, label = read_frame(data, read), name or "data"
     else:
         path, spec = resolve(data)
-        frame, label = read_frame(path, fill=fill), name or (spec.name if spec else path.stem)
+        frame, label = read_frame(path, read), name or (spec.name if spec else path.stem)
         if spec is not None and file_hash(path) != spec.md5:
             log(f"note: {path} is named like {spec.name} but its md5 differs from the manifest's")
 
@@ -163,7 +164,7 @@ def load(
     n_rows = len(raw)
 
     freq = detect_frequency(frame.timestamps)
-    notes = []
+    notes = list(frame.notes)
     if spec is not None:
         rule = spec.split
         seq_len = spec.seq_len if seq_len is None else seq_len

@@ -9,6 +9,7 @@ from dataclasses import dataclass
 import numpy as np
 import pandas as pd
 
+from hybrid.foundation.data.read import step_nanoseconds
 from hybrid.foundation.errors import InputError
 
 # (name, typical step in days, season, default look-back, default horizon)
@@ -40,7 +41,7 @@ def detect_frequency(timestamps: pd.DatetimeIndex) -> Frequency:
     """Infer the frequency from the median step (robust to a few gaps)."""
     if len(timestamps) < 2:
         raise InputError("need at least two timestamps to tell the frequency")
-    step = pd.Timedelta(int(np.median(np.diff(timestamps.asi8))), unit="ns")
+    step = pd.Timedelta(int(np.median(step_nanoseconds(timestamps))), unit="ns")
     seconds = step.total_seconds()
     if seconds < 86400:
         alias = pd.tseries.frequencies.to_offset(step).freqstr
@@ -66,7 +67,7 @@ def next_timestamps(timestamps: pd.DatetimeIndex, n: int, freq: str | None = Non
     rows), the median step is added: a whole number of months from the last timestamp for monthly
     to yearly data (Jan 31 + 1 month = Feb 28, + 2 months = Mar 31), else a fixed time delta.
     """
-    timestamps = pd.DatetimeIndex(timestamps).as_unit("ns")
+    timestamps = pd.DatetimeIndex(timestamps)
     last = timestamps[-1]
     if freq is None and len(timestamps) >= 3:
         with warnings.catch_warnings():  # pandas 3 announces an offset instead of a string: either serves
@@ -74,16 +75,16 @@ def next_timestamps(timestamps: pd.DatetimeIndex, n: int, freq: str | None = Non
             freq = pd.infer_freq(timestamps[-min(len(timestamps), 60):])
     if freq is not None:
         try:
-            return pd.date_range(last, periods=n + 1, freq=freq)[1:].as_unit("ns")
+            return pd.date_range(last, periods=n + 1, freq=freq)[1:].as_unit(timestamps.unit)
         except ValueError as exc:
             raise InputError(f"freq='{freq}' is not a pandas frequency ({exc}); e.g. 'h', 'D', 'B', 'W', 'MS', 'ME'")
-    steps = np.diff(timestamps.asi8[-min(len(timestamps), 60):])
+    steps = step_nanoseconds(timestamps[-min(len(timestamps), 60):])
     step = int(np.median(steps))
     days = step / 86400e9
     months = next((_MONTHS[name] for name, typical, *_ in _CALENDAR
                    if name in _MONTHS and abs(days - typical) <= 0.1 * typical), None)
     if months is not None:
-        return pd.DatetimeIndex([last + pd.DateOffset(months=months * k) for k in range(1, n + 1)]).as_unit("ns")
+        return pd.DatetimeIndex([last + pd.DateOffset(months=months * k) for k in range(1, n + 1)]).as_unit(timestamps.unit)
     multiples = steps / step
     if step <= 0 or np.abs(multiples - np.round(multiples)).max() > 0.01:  # not one step with a few missing
         raise InputError(f"cannot tell the frequency of the timestamps: the latest steps run from "

@@ -12,7 +12,7 @@ import pandas as pd
 from hybrid.foundation.data.bundle import SeriesBundle, load
 from hybrid.foundation.data.calendar import detect_frequency
 from hybrid.foundation.data.datasets import resolve
-from hybrid.foundation.data.read import LONG_COLUMNS, parse_dates
+from hybrid.foundation.data.read import LONG_COLUMNS, ReadOptions, parse_dates, read_table
 from hybrid.foundation.data.windows import default_lengths
 from hybrid.foundation.errors import InputError
 
@@ -24,16 +24,13 @@ def _long_table(data: str | os.PathLike | pd.DataFrame) -> pd.DataFrame | None:
     path, spec = resolve(data)
     if spec is not None:
         return None
-    try:
-        header = pd.read_csv(path, nrows=0).columns
-    except (pd.errors.ParserError, pd.errors.EmptyDataError, UnicodeDecodeError):
-        return None  # the reader says what is wrong with the file
-    return pd.read_csv(path) if set(LONG_COLUMNS) <= set(header) else None
+    table, _ = read_table(path)  # the one reader: what is wrong with the file is said once, here
+    return table if set(LONG_COLUMNS) <= set(table.columns) else None
 
 
 def load_groups(data: str | os.PathLike | pd.DataFrame | SeriesBundle | list[SeriesBundle], *,
                 target: str | None = None, seq_len: int | None = None, horizon: int | None = None,
-                fill: str | None = None, log: Callable[[str], None] = lambda msg: None) -> list[SeriesBundle]:
+                read: ReadOptions = ReadOptions(), log: Callable[[str], None] = lambda msg: None) -> list[SeriesBundle]:
     """`load`, for a table of series that may not share their dates: one bundle per set of
     `unique_id`s with the same timestamps (a wide table, or a long one whose series all share
     theirs, is one bundle). Where there are several, the look-back and horizon not given follow
@@ -44,16 +41,18 @@ def load_groups(data: str | os.PathLike | pd.DataFrame | SeriesBundle | list[Ser
         return data
     long = _long_table(data) if target is None else None
     if long is None:
-        return [load(data, target=target, seq_len=seq_len, horizon=horizon, fill=fill, log=log)]
-    long = long[list(LONG_COLUMNS)].assign(unique_id=long["unique_id"].astype(str),
-                                           ds=parse_dates(long["ds"], "ds"))
+        return [load(data, target=target, seq_len=seq_len, horizon=horizon, read=read, log=log)]
+    ds, notes = parse_dates(long["ds"], "ds", read)
+    for note in notes:
+        log(note)
+    long = long[list(LONG_COLUMNS)].assign(unique_id=long["unique_id"].astype(str), ds=ds)
     series = {uid: part.sort_values("ds", kind="stable") for uid, part in long.groupby("unique_id", sort=False)}
     # the ids of a group share every timestamp: the same sorted timestamps, byte for byte
     sets: dict[bytes, list[str]] = {}
     for uid, part in series.items():
         sets.setdefault(part["ds"].to_numpy().tobytes(), []).append(uid)
     if len(sets) == 1:
-        return [load(long, seq_len=seq_len, horizon=horizon, fill=fill, log=log)]
+        return [load(long, seq_len=seq_len, horizon=horizon, read=read, log=log)]
     shortest = series[min((ids[0] for ids in sets.values()), key=lambda uid: len(series[uid]))]
     if len(shortest) < 2:
         raise InputError(f"series '{shortest.unique_id.iloc[0]}' has {len(shortest)} row: every series needs at least two")
@@ -67,7 +66,7 @@ def load_groups(data: str | os.PathLike | pd.DataFrame | SeriesBundle | list[Ser
         name = ids[0] if len(ids) == 1 else f"{ids[0]} and {len(ids) - 1} more"
         wide = pd.DataFrame({"ds": series[ids[0]]["ds"].to_numpy(), **{uid: series[uid]["y"].to_numpy() for uid in ids}})
         try:
-            bundles.append(load(wide, seq_len=seq_len, horizon=horizon, fill=fill, name=name))
+            bundles.append(load(wide, seq_len=seq_len, horizon=horizon, read=read, name=name))
         except InputError as exc:
             raise InputError(f"series {name}: {exc}") from None
     return bundles
