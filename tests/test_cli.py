@@ -253,3 +253,16 @@ def test_fit_on_a_long_file_whose_ids_differ_in_dates_and_length(tmp_path, capsy
     table = pd.read_csv(out / "comparison.csv")
     assert set(table.model) == {"snaive", "linear", "hybrid"} and (table.n_windows > 0).all()
     assert (out / "forecast.png").exists() and json.loads((out / "config.json").read_text())["horizon"] == 12
+
+
+@pytest.mark.parametrize("command", ["fit", "forecast", "select"])
+def test_an_output_that_cannot_be_written_is_refused_before_any_fit(command, csv_path, tmp_path, capsys, monkeypatch):
+    from hybrid.product import front
+    monkeypatch.setattr(front.Hybrid, "fit", lambda *a, **k: pytest.fail("fitted before the output was checked"))
+    monkeypatch.setattr("hybrid.product.select.select", lambda *a, **k: pytest.fail("selected first"))
+    blocker = tmp_path / "a-file"
+    blocker.write_text("x")
+    out = blocker / "sub" / ("choice.json" if command == "select" else "run")
+    assert main([command, "--data", str(csv_path), "--models", "snaive", "--out", str(out), "--quiet"]) == 2
+    assert "is a file, so nothing can be written under it" in capsys.readouterr().err
+    assert not (tmp_path / "a-file" / "sub").exists()

@@ -250,6 +250,7 @@ def run_periods(args: argparse.Namespace) -> int:
         raise InputError("--top must be at least 1, --alpha in (0, 1) and --min-confidence in [0, 1]")
     if args.plot is not None and args.plot.suffix.lower() != ".png":
         raise InputError(f"--plot {args.plot}: give a .png file")
+    _check_writable(args.plot, "--plot", folder=False)
     data = load(args.data, target=args.target, seq_len=args.seq_len, horizon=args.horizon, read=_read(args))
     start, end = data.split.train
     found = dataset_periods(data, args.top, args.alpha, args.min_confidence)
@@ -295,6 +296,7 @@ def run_select(args: argparse.Namespace) -> int:
 
     if args.out is not None and args.out.suffix.lower() not in (".csv", ".json"):
         raise InputError(f"--out {args.out}: give a .csv or a .json file")
+    _check_writable(args.out, "--out", folder=False)
     periods = _periods(args.periods)
     data = args.data if args.target is None else load(args.data, target=args.target, seq_len=args.seq_len,
                                                         horizon=args.horizon, read=_read(args))
@@ -388,10 +390,23 @@ def _levels(text: str) -> tuple[float, ...]:
         raise InputError(f"--level {text}: give percentages between 0 and 100, e.g. 80,95, or none") from None
 
 
-def _check_folder(path: Path | None, flag: str) -> None:
-    """A folder the command will write, checked before any compute."""
-    if path is not None and path.exists() and not path.is_dir():
-        raise InputError(f"{flag} {path} exists and is not a folder")
+def _check_writable(path: Path | None, flag: str, folder: bool = True) -> None:
+    """Where the command will write (a folder, or with `folder` false a file), checked before any
+    compute: a fit of minutes must not end in a traceback about its output."""
+    if path is None:
+        return
+    if path.exists() and path.is_dir() != folder:
+        raise InputError(f"{flag} {path} exists and is not a {'folder' if folder else 'file'}")
+    target = path if folder and path.is_dir() else path.parent
+    while not target.exists() and target != target.parent:
+        target = target.parent  # the nearest folder that exists: the command makes those below it
+    if not target.is_dir():
+        raise InputError(f"{flag} {path}: {target} is a file, so nothing can be written under it")
+    try:
+        tempfile.TemporaryFile(dir=target).close()
+    except OSError as exc:
+        raise InputError(f"{flag} {path}: cannot write in {target} ({exc.strerror or exc}); choose another "
+                         "folder") from None
 
 
 def _hybrid(args: argparse.Namespace, refit: bool = True) -> Hybrid:
@@ -404,8 +419,8 @@ def _hybrid(args: argparse.Namespace, refit: bool = True) -> Hybrid:
 def run_forecast(args: argparse.Namespace) -> int:
     say = (lambda msg: None) if args.quiet else print
     levels = _levels(args.level)
-    for path, flag in ((args.out, "--out"), (args.save, "--save")):
-        _check_folder(path, flag)
+    for path, flag in ((args.out or Path("runs"), "--out"), (args.save, "--save")):
+        _check_writable(path, flag)
     if args.verbose:
         os.environ[VERBOSE_ENV] = "1"
     newer = None
@@ -463,8 +478,8 @@ def _fit_groups(args: argparse.Namespace, groups: list[SeriesBundle], say) -> in
     """`hybrid fit` on series that do not share their dates: each group of those that do is split
     on its own, one router serves them all, and the table pools every series' windows."""
     out = args.out or Path("runs") / f"{groups[0].name}-H{groups[0].horizon}"
-    _check_folder(out, "--out")
-    _check_folder(args.save, "--save")
+    _check_writable(out, "--out")
+    _check_writable(args.save, "--save")
     model = _hybrid(args, refit=False).fit(groups)
     wide = model.comparison()
     markdown = to_markdown(wide)
@@ -517,8 +532,8 @@ def run_fit(args: argparse.Namespace) -> int:
         say(f"periods found on the training part: {', '.join(map(str, periods)) or 'none'}")
     models = make_models(with_periods(args.models, periods), _model_params(args))
     out = args.out or Path("runs") / f"{data.name}-H{data.horizon}"
-    _check_folder(out, "--out")
-    _check_folder(args.save, "--save")
+    _check_writable(out, "--out")
+    _check_writable(args.save, "--save")
     say(f"{data.name}: {len(data.values)} {data.freq.name} rows x {data.n_channels} channels, "
         f"seq_len={data.seq_len}, horizon={data.horizon}, split {data.split.rule} "
         f"(train {data.split.train}, val {data.split.val}, test {data.split.test})")
