@@ -282,3 +282,15 @@ def test_irregular_timestamps_are_refused_with_the_reason():
         read_frame(pd.DataFrame({"date": stamps, "a": rng.standard_normal(300)}))
     with pytest.raises(InputError, match="fall off the D calendar"):  # told a calendar they are not on
         read_frame(_hourly(50), ReadOptions(freq="D"))
+
+
+def test_default_lengths_leave_windows_to_learn_from_and_a_shortfall_is_said():
+    df = _hourly(600).rename(columns={"a": "y"})
+    seen = []
+    data = load(df, horizon=24, log=seen.append)
+    # as many training windows as look-back steps at least, the look-back in whole days
+    assert len(data.origins("train")) >= data.seq_len and data.seq_len % 24 == 0
+    assert len(data.origins("val")) >= data.horizon and not any(m.startswith("warning") for m in seen)
+    seen.clear()
+    load(df, seq_len=396, horizon=24, log=seen.append)  # what the old default chose: one training window
+    assert any(m.startswith("warning: seq_len=396 leaves 1 training windows") for m in seen)

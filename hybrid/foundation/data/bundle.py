@@ -15,7 +15,7 @@ import pandas as pd
 from hybrid.foundation.data.calendar import Frequency, detect_frequency, next_timestamps
 from hybrid.foundation.data.datasets import DatasetSpec, resolve
 from hybrid.foundation.data.read import ReadOptions, read_frame
-from hybrid.foundation.data.windows import Part, Split, default_lengths, make_split, take_rows
+from hybrid.foundation.data.windows import Part, Split, default_lengths, make_split, take_rows, too_few_windows
 from hybrid.foundation.errors import InputError
 from hybrid.foundation.paths import file_hash
 
@@ -181,6 +181,7 @@ def load(
             horizon = default_lengths(n_rows, freq)[1]
             notes.append(f"{label} is not in the manifest: chose horizon={horizon}")
     splits = make_split(rule, n_rows, seq_len, horizon)
+    notes += [f"warning: {line}" for line in too_few_windows(splits, seq_len, horizon)]
     scaler = Scaler.fit(raw[splits.train[0] : splits.train[1]])
     for note in notes:
         log(note)

@@ -141,11 +141,37 @@ def backtest_split(cutoff: int, next_origin: int, split: Split, seq_len: int, ho
 
 def default_lengths(n_rows: int, freq: Frequency, horizon: int | None = None) -> tuple[int, int]:
     """Look-back and horizon for data not in the manifest: the frequency's usual ones, shrunk
-    until one window fits each part of a 70/10/20 split (`make_split` rejects what still won't)."""
-    n_train, n_val, n_test = _ratio_sizes(n_rows)
+    until a 70/10/20 split holds enough windows (`too_few_windows`: as many training windows as
+    look-back steps, as many validation and test windows as horizon steps), the look-back in whole
+    seasons where it spans two or more (`make_split` rejects what still won't fit)."""
+    n_train, n_val, n_test = _ratio_sizes(n_rows, horizon or 1)
     if horizon is None:
-        horizon = max(1, min(freq.default_horizon, n_val, n_test))
-    return max(1, min(freq.default_seq_len, n_train - horizon)), horizon
+        horizon = max(1, min(freq.default_horizon, (n_val + 1) // 2, (n_test + 1) // 2))
+    seq_len = max(1, min(freq.default_seq_len, (n_train - horizon + 1) // 2))
+    if freq.season > 1 and seq_len >= 2 * freq.season:
+        seq_len -= seq_len % freq.season
+    return seq_len, horizon
+
+
+def too_few_windows(split: Split, seq_len: int, horizon: int) -> list[str]:
+    """What a split holds too few windows for, each said in a line: fewer training windows than
+    look-back steps (a linear map from the look-back is then not determined: linear, dlinear,
+    LightGBM and the core barely learn), fewer validation or test windows than horizon steps (the
+    router chooses, and the score is read, from little)."""
+    windows = {part: split.borders(part)[1] - split.borders(part)[0] - seq_len - horizon + 1
+               for part in ("train", "val", "test")}
+    said = []
+    if windows["train"] < seq_len:
+        shorter = max(1, (split.train[1] - horizon + 1) // 2)
+        said.append(f"seq_len={seq_len} leaves {windows['train']} training windows, fewer than its {seq_len} steps: "
+                    "the members that learn a map from the look-back are barely determined; "
+                    f"--seq-len {shorter} would leave {split.train[1] - shorter - horizon + 1}")
+    for part, name in (("val", "validation"), ("test", "test")):
+        if windows[part] < horizon:
+            said.append(f"horizon={horizon} leaves {windows[part]} {name} windows, fewer than its {horizon} steps: "
+                        f"{'the router chooses' if part == 'val' else 'the score is read'} from little; a shorter "
+                        "--horizon, or more rows, leave more")
+    return said
 
 
 def take_rows(view: np.ndarray, index: np.ndarray) -> np.ndarray:
