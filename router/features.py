@@ -111,11 +111,14 @@ def _window_block(x: np.ndarray, periods: Sequence[int]) -> np.ndarray:
     return np.column_stack(columns)
 
 
+MIN_LOOKBACK = 4  # the change in volatility compares the last quarter of the steps with the rest
+
+
 def window_features(history: np.ndarray, periods: Sequence[int]) -> np.ndarray:
     """Features of each look-back row [n, L] -> [n, F], in the order of `feature_docs(periods, ())`."""
     history = np.asarray(history, dtype=np.float64)
-    if history.ndim != 2 or history.shape[1] < 4:
-        raise ValueError(f"need look-back rows [n, L >= 4], got shape {history.shape}")
+    if history.ndim != 2 or history.shape[1] < MIN_LOOKBACK:
+        raise ValueError(f"need look-back rows [n, L >= {MIN_LOOKBACK}], got shape {history.shape}")
     if not len(history):
         return np.zeros((0, len(feature_docs(periods, ()))))
     return np.vstack([_window_block(history[i:i + CHUNK], periods) for i in range(0, len(history), CHUNK)])

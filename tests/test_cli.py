@@ -266,3 +266,17 @@ def test_an_output_that_cannot_be_written_is_refused_before_any_fit(command, csv
     assert main([command, "--data", str(csv_path), "--models", "snaive", "--out", str(out), "--quiet"]) == 2
     assert "is a file, so nothing can be written under it" in capsys.readouterr().err
     assert not (tmp_path / "a-file" / "sub").exists()
+
+
+def test_data_too_short_for_a_member_or_the_router_is_one_line_not_a_traceback(tmp_path, capsys):
+    hourly = pd.DataFrame({"date": pd.date_range("2024-01-01", periods=400, freq="h"), "a": np.sin(np.arange(400) / 3.8)})
+    hourly.to_csv(tmp_path / "h.csv", index=False)
+    hourly.head(10).to_csv(tmp_path / "ten.csv", index=False)
+    argv = ["--models", "snaive,linear", "--quiet", "--out"]
+    assert main(["fit", "--data", str(tmp_path / "h.csv"), "--seq-len", "12", *argv, str(tmp_path / "a")]) == 2
+    assert "snaive cannot forecast h: origin 12 has less than one season (24)" in capsys.readouterr().err
+    assert main(["select", "--data", str(tmp_path / "ten.csv"), *argv, str(tmp_path / "b.json")]) == 2
+    assert "the router reads look-backs of at least 4 rows" in capsys.readouterr().err
+    with pytest.warns(UserWarning, match="snaive is left out: it cannot forecast"):  # many series: the member goes
+        assert main(["select", "--data", str(tmp_path / "h.csv"), "--seq-len", "12", "--horizon", "6", *argv,
+                     str(tmp_path / "c.json")]) == 0

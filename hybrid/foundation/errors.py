@@ -7,3 +7,10 @@ class InputError(ValueError):
     Its message is one line that says what is wrong and what to do; the CLI prints it to stderr
     and exits with status 2 before anything is written.
     """
+
+
+def cannot_forecast(label: str, data_name: str, exc: Exception) -> InputError:
+    """A model that cannot forecast the data (a season longer than the history it gets, too few
+    rows): the user's to change, said as such."""
+    return InputError(f"{label} cannot forecast {data_name}: {str(exc).splitlines()[0]}; leave it out of the models, "
+                      "or give a longer look-back")

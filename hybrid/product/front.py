@@ -43,7 +43,7 @@ from hybrid.foundation.periods import data_periods
 from hybrid.foundation.registry import make_models, with_periods
 from hybrid.foundation.state import decode, encode
 from hybrid.product.evaluation import summary
-from hybrid.product.fused import BACKTEST_BLOCKS, DEFAULT_MEMBERS, HybridForecaster, fit_pooled
+from hybrid.product.fused import BACKTEST_BLOCKS, DEFAULT_MEMBERS, HybridForecaster, fit_everywhere, fit_pooled
 from hybrid.product.intervals import Conformal, check_levels
 from hybrid.product.select import Selection, select
 from router.routers import MODES, Router
@@ -203,16 +203,12 @@ class Hybrid:
                 split = Split(base.split.rule, base.split.train, base.split.val, (base.split.test[0], end))
             bundles.append(self._rows_of(base, split))
         single = len(bundles) == 1
-        engines = []
-        for data in tqdm(bundles, desc="series groups", unit="group", disable=not self.progress or single,
-                         leave=False):
-            engine = HybridForecaster(members, mode=self.router, cache=self.cache, model_params=self.model_params,
-                                      seed=self.seed, progress=self.progress and single, backtest_blocks=self.backtest_blocks)
-            engines.append(engine.fit_members(data, drop_failing=True))
-        dropped = {k: f"{data.name}: {v}" for e, data in zip(engines, bundles) for k, v in e.dropped_.items()}
+        engines = [HybridForecaster(members, mode=self.router, cache=self.cache, model_params=self.model_params,
+                                    seed=self.seed, progress=self.progress and single, backtest_blocks=self.backtest_blocks)
+                   for _ in bundles]
+        dropped = fit_everywhere(engines, bundles, progress=self.progress and not single)
         for label, reason in dropped.items():
             warnings.warn(f"{label} is left out of the fused forecast: it cannot forecast {reason}", stacklevel=3)
-        engines = [e.drop(list(dropped)) for e in engines]
         router, val = fit_pooled(engines, bundles)
         conformal = Conformal.fit(val.target - router.fuse(val), val.series, sum(b.n_channels for b in bundles))
         return _Fit(bundles, engines, router, conformal, dropped)

@@ -21,11 +21,12 @@ from tqdm.auto import tqdm
 
 from hybrid.foundation.cache import CachedForecaster, ForecastCache
 from hybrid.foundation.data import SeriesBundle, backtest_blocks, backtest_split, from_series
-from hybrid.foundation.errors import InputError
+from hybrid.foundation.errors import InputError, cannot_forecast
 from hybrid.foundation.forecaster import Forecaster
 from hybrid.foundation.metrics import mse, track_origins
 from hybrid.foundation.periods import calendar_periods
 from hybrid.foundation.registry import make_models
+from router.features import MIN_LOOKBACK
 from router.routers import MODES, Router, make_router
 from router.rows import RouterRows, build_rows
 
@@ -187,6 +188,9 @@ class HybridForecaster(Forecaster):
         and its reason kept in `dropped_`; the caller says so."""
         if self.mode not in MODES:
             raise InputError(f"unknown router mode '{self.mode}'; known: {', '.join(MODES)}")
+        if data.seq_len < MIN_LOOKBACK:
+            raise InputError(f"the router reads look-backs of at least {MIN_LOOKBACK} rows; {data.name} has "
+                             f"seq_len={data.seq_len} ({len(data.raw)} rows): give a longer --seq-len, or more rows")
         members = self._members()
         self.dropped_: dict[str, str] = {}
         self.series_offset_ = 0
@@ -201,7 +205,7 @@ class HybridForecaster(Forecaster):
                         member.predict(data, first)
                 except (ValueError, InputError) as exc:
                     if not drop_failing:
-                        raise
+                        raise cannot_forecast(member.label, data.name, exc) from None
                     self.dropped_[member.label] = str(exc).splitlines()[0]
         self._keep([m for m in members if m.label not in self.dropped_])
         return self
@@ -264,6 +268,20 @@ class HybridForecaster(Forecaster):
         self.check_fitted()
         rows = self.rows(data, np.asarray(origins))
         return from_series(self.router_.weights(rows), data.n_channels)
+
+
+def fit_everywhere(engines: Sequence[HybridForecaster], bundles: Sequence[SeriesBundle],
+                   progress: bool = False) -> dict[str, str]:
+    """Fit each engine's members on its bundle; a member some bundle cannot be forecast by (too
+    short a history for its season, ...) is left out of every engine, so that one router serves
+    them all. Returns what was left out and why."""
+    for engine, data in zip(tqdm(engines, desc="series groups", unit="group", disable=not progress, leave=False),
+                            bundles):
+        engine.fit_members(data, drop_failing=True)
+    dropped = {k: f"{data.name}: {v}" for e, data in zip(engines, bundles) for k, v in e.dropped_.items()}
+    for engine in engines:
+        engine.drop(list(dropped))
+    return dropped
 
 
 def pooled_validation(engines: Sequence[HybridForecaster], bundles: Sequence[SeriesBundle]) -> list[RouterRows]:

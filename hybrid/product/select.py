@@ -12,19 +12,19 @@ from __future__ import annotations
 
 import dataclasses
 import json
+import warnings
 from collections.abc import Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 
 import numpy as np
 import pandas as pd
-from tqdm.auto import tqdm
 
 from hybrid.foundation.data import ReadOptions, SeriesBundle, load_groups
 from hybrid.foundation.errors import InputError
 from hybrid.foundation.periods import data_periods
 from hybrid.foundation.registry import with_periods
-from hybrid.product.fused import BACKTEST_BLOCKS, DEFAULT_MEMBERS, HybridForecaster, fit_pooled
+from hybrid.product.fused import BACKTEST_BLOCKS, DEFAULT_MEMBERS, HybridForecaster, fit_everywhere, fit_pooled
 from router.routers import Auto, Learned, Router, Rules
 from router.rows import RouterRows
 
@@ -132,10 +132,11 @@ def select(data: SeriesBundle | list[SeriesBundle] | str | Path | pd.DataFrame, 
     bundles = load_groups(data, seq_len=seq_len, horizon=horizon, read=read)
     periods = data_periods(bundles) if periods == "auto" else tuple(periods)
     models = with_periods(models, periods)
-    fused = []
-    for bundle in tqdm(bundles, desc="series", unit="dataset", disable=not progress or len(bundles) == 1):
-        fused.append(HybridForecaster(models, mode=mode, cache=cache, model_params=model_params, seed=seed,
-                                      progress=progress and len(bundles) == 1, backtest_blocks=backtest_blocks).fit_members(bundle))
+    fused = [HybridForecaster(models, mode=mode, cache=cache, model_params=model_params, seed=seed,
+                              progress=progress and len(bundles) == 1, backtest_blocks=backtest_blocks) for _ in bundles]
+    dropped = fit_everywhere(fused, bundles, progress=progress and len(bundles) > 1)
+    for label, reason in dropped.items():
+        warnings.warn(f"{label} is left out: it cannot forecast {reason}", stacklevel=2)
     router, val = fit_pooled(fused, bundles)
     rules = router.router_ if isinstance(router, Auto) and isinstance(router.router_, Rules) else Rules(seed=seed).fit(val)
 
