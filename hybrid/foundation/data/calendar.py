@@ -43,6 +43,9 @@ def detect_frequency(timestamps: pd.DatetimeIndex) -> Frequency:
         raise InputError("need at least two timestamps to tell the frequency")
     step = pd.Timedelta(int(np.median(step_nanoseconds(timestamps))), unit="ns")
     seconds = step.total_seconds()
+    if seconds <= 0:
+        raise InputError(f"cannot tell the frequency: the median step between timestamps is {step} (sort the rows "
+                         "by date, and give each timestamp once)")
     if seconds < 86400:
         alias = pd.tseries.frequencies.to_offset(step).freqstr
         per_day = 86400 / seconds

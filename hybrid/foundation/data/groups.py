@@ -46,7 +46,14 @@ def load_groups(data: str | os.PathLike | pd.DataFrame | SeriesBundle | list[Ser
     for note in notes:
         log(note)
     long = long[list(LONG_COLUMNS)].assign(unique_id=long["unique_id"].astype(str), ds=ds)
+    if long.empty:
+        raise InputError("the long table has no rows")
     series = {uid: part.sort_values("ds", kind="stable") for uid, part in long.groupby("unique_id", sort=False)}
+    for uid, part in series.items():
+        twice = part["ds"].duplicated(keep=False).to_numpy()
+        if twice.any():
+            raise InputError(f"duplicate timestamps: unique_id '{uid}' has ds {part['ds'][twice].iloc[0]} more than "
+                             f"once ({int(twice.sum())} rows involved)")
     # the ids of a group share every timestamp: the same sorted timestamps, byte for byte
     sets: dict[bytes, list[str]] = {}
     for uid, part in series.items():
