@@ -280,3 +280,9 @@ def test_data_too_short_for_a_member_or_the_router_is_one_line_not_a_traceback(t
     with pytest.warns(UserWarning, match="snaive is left out: it cannot forecast"):  # many series: the member goes
         assert main(["select", "--data", str(tmp_path / "h.csv"), "--seq-len", "12", "--horizon", "6", *argv,
                      str(tmp_path / "c.json")]) == 0
+
+
+def test_select_says_when_every_series_gets_the_same_weights(csv_path, capsys):
+    assert main(["select", "--data", str(csv_path), "--seq-len", "96", "--horizon", "24", "--models", "snaive,linear",
+                 "--router", "stacked", "--backtest-blocks", "0", "--quiet"]) == 0
+    assert "note: all 2 series get the same weights" in capsys.readouterr().out

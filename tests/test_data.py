@@ -5,7 +5,7 @@ import numpy as np
 import pandas as pd
 import pytest
 
-from hybrid.foundation.data import DatasetSpec, Scaler, detect_frequency, load, make_split, resolve, take_rows
+from hybrid.foundation.data import DatasetSpec, ReadOptions, Scaler, detect_frequency, load, make_split, resolve, take_rows
 from hybrid.foundation.data.datasets import download
 from hybrid.foundation.errors import InputError
 from hybrid.foundation.paths import file_hash
@@ -294,3 +294,16 @@ def test_default_lengths_leave_windows_to_learn_from_and_a_shortfall_is_said():
     seen.clear()
     load(df, seq_len=396, horizon=24, log=seen.append)  # what the old default chose: one training window
     assert any(m.startswith("warning: seq_len=396 leaves 1 training windows") for m in seen)
+
+
+def test_a_long_table_whose_ids_start_on_other_dates_is_never_padded():
+    late = pd.date_range("2024-01-10", periods=300, freq="h")
+    early = pd.date_range("2024-01-01", periods=500, freq="h")
+    long = pd.concat([pd.DataFrame({"unique_id": "late", "ds": late, "y": np.arange(300.0)}),
+                      pd.DataFrame({"unique_id": "early", "ds": early, "y": np.arange(500.0)})])
+    data = load(long, target="late", seq_len=24, horizon=6)
+    assert len(data.raw) == 300 and data.timestamps[0] == late[0]  # its own rows, none padded
+    with pytest.raises(InputError, match="do not share their timestamps"):
+        load(long, seq_len=24, horizon=6, read=ReadOptions(fill="ffill"))
+    with pytest.raises(InputError, match="unknown --target 'other'; unique_ids are: late, early"):
+        load(long, target="other")

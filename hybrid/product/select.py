@@ -83,13 +83,18 @@ class Selection:
         if self.periods:
             lines.append(f"periods followed (each seasonal member and the core once per period): "
                          f"{', '.join(map(str, self.periods))}")
+        if len(self.choices) > 1 and len({tuple(np.round(list(c.weights.values()), 3)) for c in self.choices}) == 1:
+            lines.append(f"note: all {len(self.choices)} series get the same weights: the mode chosen pools them (fixed "
+                         "weights for every series); a per-series choice needs a mode that reads each window, or "
+                         "--router per-series (weights of a series' own where it has enough windows)")
         lines.append("")
         for c in self.choices[:limit]:
             weights = ", ".join(f"{m} {w:.2f}" for m, w in sorted(c.weights.items(), key=lambda kv: -kv[1]) if w >= 0.005)
             best = min((m for m in c.val_mse if m != "hybrid"), key=c.val_mse.get)
             alone = "" if c.recommended == c.top else f"; alone: {c.top}"
             lines.append(f"{c.series}: use {c.recommended} (weights {weights}{alone})")
-            lines.append(f"  validation MSE: fused {c.val_mse['hybrid']:.4f}, best single {best} {c.val_mse[best]:.4f}")
+            lines.append(f"  MSE on the windows learned from: fused {c.val_mse['hybrid']:.4f}, best single {best} "
+                         f"{c.val_mse[best]:.4f}")
             if c.periods:
                 lines.append(f"  periods by weight: {c.periods}")
             if c.drivers:

@@ -148,10 +148,10 @@ def load(
     """
     spec = None
     if isinstance(data, pd.DataFrame):
-        frame, label = read_frame(data, read), name or "data"
+        frame, label = read_frame(data, read, target), name or "data"
     else:
         path, spec = resolve(data)
-        frame, label = read_frame(path, read), name or (spec.name if spec else path.stem)
+        frame, label = read_frame(path, read, target), name or (spec.name if spec else path.stem)
         if spec is not None and file_hash(path) != spec.md5:
             log(f"note: {path} is named like {spec.name} but its md5 differs from the manifest's")
 

@@ -301,7 +301,16 @@ def regular_calendar(timestamps: pd.DatetimeIndex, values: pd.DataFrame, options
 
 # --- the table ------------------------------------------------------------------------------------
 
-def _wide_from_long(df: pd.DataFrame) -> pd.DataFrame:
+def _wide_from_long(df: pd.DataFrame, target: str | None) -> pd.DataFrame:
+    """The long table as one column per id, of `target` alone where given; ids that do not share
+    their timestamps are refused (a pivot would pad them with rows nobody observed)."""
+    df = df.assign(unique_id=df["unique_id"].astype(str))
+    if target is not None:
+        if not (df["unique_id"] == target).any():
+            known = pd.unique(df["unique_id"])
+            raise InputError(f"unknown --target '{target}'; unique_ids are: {', '.join(known[:10])}"
+                             + (f" and {len(known) - 10} more" if len(known) > 10 else ""))
+        df = df[df["unique_id"] == target]
     dup = df.duplicated(["unique_id", "ds"], keep=False).to_numpy()
     if dup.any():
         first = df[dup].iloc[0]
@@ -310,6 +319,12 @@ def _wide_from_long(df: pd.DataFrame) -> pd.DataFrame:
             f"more than once ({int(dup.sum())} rows involved)"
         )
     order = pd.unique(df["unique_id"])
+    spans = df.groupby("unique_id", sort=False)["ds"].agg(["min", "max", "size"])
+    if len(spans) > 1 and (spans.nunique() > 1).any():
+        shown = ", ".join(f"'{uid}' {row['min']} to {row['max']}" for uid, row in spans.head(3).iterrows())
+        raise InputError(f"the series of this long table do not share their timestamps ({shown}): pick one with "
+                         "--target, or load them with load_groups (Hybrid and the commands do), which fits each "
+                         "group of shared dates on its own")
     wide = df.pivot(index="ds", columns="unique_id", values="y")
     wide = wide[order].sort_index().reset_index()
     wide.columns = ["ds", *map(str, order)]
@@ -336,8 +351,10 @@ def _date_column(df: pd.DataFrame, notes: tuple[str, ...]) -> str:
     )
 
 
-def read_frame(source: str | os.PathLike | pd.DataFrame, options: ReadOptions = ReadOptions()) -> Frame:
-    """Read and validate a wide or long table; raises `InputError` on anything malformed."""
+def read_frame(source: str | os.PathLike | pd.DataFrame, options: ReadOptions = ReadOptions(),
+               target: str | None = None) -> Frame:
+    """Read and validate a wide or long table (of a long one, the id `target` alone where given);
+    raises `InputError` on anything malformed."""
     if isinstance(source, pd.DataFrame):
         df, notes = source.copy(), ()
     else:
@@ -351,7 +368,7 @@ def read_frame(source: str | os.PathLike | pd.DataFrame, options: ReadOptions = 
     if set(LONG_COLUMNS) <= set(df.columns):
         df = df[list(LONG_COLUMNS)]
         ds, date_notes = parse_dates(df["ds"], "ds", options)
-        df, date_col = _wide_from_long(df.assign(ds=ds)), "ds"
+        df, date_col = _wide_from_long(df.assign(ds=ds), target), "ds"
         timestamps = pd.DatetimeIndex(df["ds"])
     else:
         date_col = _date_column(df, notes)
