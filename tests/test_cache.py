@@ -315,3 +315,32 @@ def test_the_cache_removes_the_entries_used_longest_ago_but_never_one_in_use(dat
     del held, third  # their cell is over: the next write may take their room
     CachedForecaster(Linear(alphas=(1.0,)), ForecastCache(tmp_path, max_bytes=int(2.5 * size), grace_seconds=0)).fit(data)
     assert not third_path.exists() and not recent.exists() and fourth.path_.exists()
+
+
+def test_two_cold_fits_at_once_compute_once_and_the_files_are_shared(data, tmp_path):
+    import stat
+    import threading
+
+    calls = []
+
+    class Slow(Linear):
+        def fit(self, data):
+            calls.append(1)
+            time.sleep(0.5)
+            return super().fit(data)
+
+    fitted = [None, None]
+
+    def fit(i):
+        fitted[i] = CachedForecaster(Slow(), ForecastCache(tmp_path)).fit(data)
+
+    threads = [threading.Thread(target=fit, args=(i,)) for i in range(2)]
+    for t in threads:
+        t.start()
+    for t in threads:
+        t.join()
+    assert len(calls) == 1 and sorted(f.from_cache_ for f in fitted) == [False, True]
+    test = data.origins("test")
+    np.testing.assert_array_equal(fitted[0].predict(data, test), fitted[1].predict(data, test))
+    mode = stat.S_IMODE(fitted[0].path_.stat().st_mode)
+    assert mode & stat.S_IRGRP and mode & stat.S_IROTH  # readable by others, not mkstemp's 0600

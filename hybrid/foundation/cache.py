@@ -70,6 +70,18 @@ def code_hashes(cls: type[Forecaster]) -> dict[str, str]:
     return {m: module_hash(m) for m in dict.fromkeys((cls.__module__, *cls.uses))}
 
 
+_UMASK = os.umask(0)
+os.umask(_UMASK)
+
+
+def shared_tempfile(folder: Path) -> tuple[int, str]:
+    """`tempfile.mkstemp` in `folder`, its mode what the umask gives a new file (0644 as a rule,
+    not mkstemp's 0600): a cache others on the machine can read."""
+    fd, tmp = tempfile.mkstemp(dir=folder, prefix=".tmp-")
+    os.fchmod(fd, 0o666 & ~_UMASK)
+    return fd, tmp
+
+
 def memo_json(namespace: str, key_parts: dict[str, Any], compute, root: Path | None = None) -> Any:
     """`compute()`, kept as JSON under `<cache>/<namespace>/<hash of key_parts>.json`.
 
@@ -88,7 +100,7 @@ def memo_json(namespace: str, key_parts: dict[str, Any], compute, root: Path | N
         pass
     value = compute()
     folder.mkdir(parents=True, exist_ok=True)
-    fd, tmp = tempfile.mkstemp(dir=folder, prefix=".tmp-")
+    fd, tmp = shared_tempfile(folder)
     with os.fdopen(fd, "w") as fh:
         json.dump({"key_parts": key_parts, "value": value}, fh)
     os.replace(tmp, path)
@@ -143,6 +155,16 @@ class ForecastCache:
             "origins_from": origins_from or model.cache_from,
         }
         return hashlib.sha256(json.dumps(parts, sort_keys=True).encode()).hexdigest()[:32], parts
+
+    @contextmanager
+    def computing(self, key: str) -> Iterator[None]:
+        """Held while one process computes `key`: a second process that misses the same entry
+        waits here, then reads what the first stored (a lock of its own, not the entry's, which
+        the publishing takes; the system drops it with a process that dies)."""
+        self.root.mkdir(parents=True, exist_ok=True)
+        with open(self.root / f"{key}.computing", "ab") as fh:
+            fcntl.flock(fh, fcntl.LOCK_EX)
+            yield
 
     @contextmanager
     def _lock(self, key: str, exclusive: bool) -> Iterator[None]:
@@ -263,7 +285,7 @@ class ForecastCache:
 
     def _staged(self, write, staged: list[Path]) -> Path:
         """A new file in the cache folder holding what `write(fh)` wrote, not yet published."""
-        fd, tmp = tempfile.mkstemp(dir=self.root, prefix=".tmp-")
+        fd, tmp = shared_tempfile(self.root)
         staged.append(Path(tmp))
         with os.fdopen(fd, "wb") as fh:
             write(fh)
@@ -312,25 +334,33 @@ class CachedForecaster(Forecaster):
         key, parts = self.cache.key(data, self.model, self.origins_from)
         shape = (len(origins), data.horizon, data.n_channels)
         self.from_cache_ = self.cache.load(key, shape) is not None  # checked, then unmapped: predict maps afresh
+        if not self.from_cache_:
+            with self.cache.computing(key):
+                self.from_cache_ = self.cache.load(key, shape) is not None  # computed meanwhile by another process
+                if not self.from_cache_:
+                    self._compute(data, origins, key, parts, shape)
         # what computing the forecasts cost, measured when they were: a row of a table that reads
         # them from the cache can still report its members' fit time (None: stored before it was kept)
         if self.from_cache_:
             self.compute_seconds_ = self.cache.about(key).get("seconds")
-        else:
-            start = time.perf_counter()
-            computed = np.asarray(self.model.fit(data).predict(data, origins))
-            self.compute_seconds_ = round(time.perf_counter() - start, 1)
-            if computed.shape != shape:
-                raise ValueError(f"{self.label} forecast shape {computed.shape} from {len(origins)} origins; "
-                                 f"expected {shape}")
-            self.cache.save(key, computed, {**parts, "dataset": data.name, "seconds": self.compute_seconds_})
-            del computed  # save hashed the file it wrote: no second read to check it
         self.cache.hold(self, key)
         self.path_ = self.cache.root / f"{key}.npy"
         self.first_origin_ = int(origins[0])
         self.n_origins_ = len(origins)
         self.fingerprint_ = parts["data"]
         return self
+
+    def _compute(self, data: SeriesBundle, origins: np.ndarray, key: str, parts: dict[str, Any],
+                 shape: tuple[int, ...]) -> None:
+        """Fit the model, forecast every origin in one call, store the result under `key`."""
+        start = time.perf_counter()
+        computed = np.asarray(self.model.fit(data).predict(data, origins))
+        self.compute_seconds_ = round(time.perf_counter() - start, 1)
+        if computed.shape != shape:
+            raise ValueError(f"{self.label} forecast shape {computed.shape} from {len(origins)} origins; "
+                             f"expected {shape}")
+        self.cache.save(key, computed, {**parts, "dataset": data.name, "seconds": self.compute_seconds_})
+        del computed  # save hashed the file it wrote: no second read to check it
 
     def fitted_model(self, data: SeriesBundle) -> Forecaster:
         """The wrapped model fitted on `data`, the data these forecasts are of (to save it, or to
