@@ -42,3 +42,7 @@ bench: $(STAMP)
 	$(PY) -m experiments.select_scale
 	$(PY) -m experiments.period_table
 	$(PY) -m experiments.router_memory --modes median stacked
+	$(PY) -m experiments.interval_coverage
+	$(PY) -m experiments.many_series --repeats 3
+	$(PY) -m experiments.fuzz_readers
+	$(PY) -m experiments.kill_resume
