@@ -14,6 +14,7 @@ _EXPORTS = {
     "InputError": "hybrid.foundation.errors",
     "SeriesBundle": "hybrid.foundation.data",
     "load": "hybrid.foundation.data",
+    "ReadOptions": "hybrid.foundation.data",
     "Hybrid": "hybrid.product.front",
     "HybridForecaster": "hybrid.product.fused",
     "select": "hybrid.product.select",
