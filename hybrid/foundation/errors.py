@@ -11,6 +11,8 @@ class InputError(ValueError):
 
 def cannot_forecast(label: str, data_name: str, exc: Exception) -> InputError:
     """A model that cannot forecast the data (a season longer than the history it gets, too few
-    rows): the user's to change, said as such."""
+    rows): the user's to change, said as such; an `InputError` already says what to do, as it is."""
+    if isinstance(exc, InputError):
+        return exc
     return InputError(f"{label} cannot forecast {data_name}: {str(exc).splitlines()[0]}; leave it out of the models, "
                       "or give a longer look-back")

@@ -9,7 +9,7 @@ import pandas as pd
 from tqdm.auto import tqdm
 
 from hybrid.foundation.data import SeriesBundle
-from hybrid.foundation.errors import InputError, cannot_forecast
+from hybrid.foundation.errors import cannot_forecast
 from hybrid.foundation.forecaster import Forecaster
 from hybrid.foundation.metrics import score
 
@@ -38,8 +38,6 @@ def compare(data: SeriesBundle, models: Sequence[Forecaster], progress: bool = T
         try:
             model.fit(data)
         except ValueError as exc:  # a season longer than the history, too few rows: the user's to change
-            if isinstance(exc, InputError):
-                raise
             raise cannot_forecast(model.label, data.name, exc) from None
         fit_seconds = time.perf_counter() - start
         for part in ("val", "test"):

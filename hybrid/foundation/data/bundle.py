@@ -75,8 +75,7 @@ class SeriesBundle:
 
     def origins(self, part: Part) -> np.ndarray:
         """Every window origin of a part, stride 1 (origin = first forecast row)."""
-        start, end = self.split.borders(part)
-        return np.arange(start + self.seq_len, end - self.horizon + 1)
+        return self.split.origins(part, self.seq_len, self.horizon)
 
     def every_origin(self) -> np.ndarray:
         """Every origin of train, val and test together (one contiguous run, stride 1)."""

@@ -3,13 +3,12 @@ follow from it for data that is not in the manifest."""
 
 from __future__ import annotations
 
-import warnings
 from dataclasses import dataclass
 
 import numpy as np
 import pandas as pd
 
-from hybrid.foundation.data.read import step_nanoseconds
+from hybrid.foundation.data.read import infer_freq, step_nanoseconds
 from hybrid.foundation.errors import InputError
 
 # (name, typical step in days, season, default look-back, default horizon)
@@ -73,9 +72,7 @@ def next_timestamps(timestamps: pd.DatetimeIndex, n: int, freq: str | None = Non
     timestamps = pd.DatetimeIndex(timestamps)
     last = timestamps[-1]
     if freq is None and len(timestamps) >= 3:
-        with warnings.catch_warnings():  # pandas 3 announces an offset instead of a string: either serves
-            warnings.filterwarnings("ignore", message="A future version of pandas will return a BaseOffset")
-            freq = pd.infer_freq(timestamps[-min(len(timestamps), 60):])
+        freq = infer_freq(timestamps[-min(len(timestamps), 60):])
     if freq is not None:
         try:
             return pd.date_range(last, periods=n + 1, freq=freq)[1:].as_unit(timestamps.unit)

@@ -220,6 +220,14 @@ def _to_datetime(strings: pd.Series, dayfirst: bool) -> pd.DatetimeIndex:
 
 # --- the calendar -------------------------------------------------------------------------------
 
+def infer_freq(timestamps: pd.DatetimeIndex) -> str | None:
+    """pandas' inferred frequency of the timestamps, or None; quiet about pandas 3 announcing an
+    offset instead of a string (either serves every caller)."""
+    with warnings.catch_warnings():
+        warnings.filterwarnings("ignore", message="A future version of pandas will return a BaseOffset")
+        return pd.infer_freq(timestamps)
+
+
 def step_nanoseconds(timestamps: pd.DatetimeIndex) -> np.ndarray:
     """The steps between consecutive timestamps in nanoseconds, whatever their unit."""
     return np.diff(timestamps.to_numpy()).astype("timedelta64[ns]").astype(np.int64)
@@ -250,10 +258,8 @@ def _evenly(dates: pd.DatetimeIndex) -> bool:
     """Whether the dates are sorted and on one calendar with none missing."""
     if dates.isna().any() or len(dates) < 3 or (step_nanoseconds(dates) <= 0).any():
         return False
-    with warnings.catch_warnings():
-        warnings.filterwarnings("ignore", message="A future version of pandas will return a BaseOffset")
-        if pd.infer_freq(dates) is not None:
-            return True
+    if infer_freq(dates) is not None:
+        return True
     try:
         grid = pd.date_range(dates[0], dates[-1], freq=_grid(dates))
     except (ValueError, TypeError):
@@ -269,10 +275,8 @@ def regular_calendar(timestamps: pd.DatetimeIndex, values: pd.DataFrame, options
         return timestamps, values, ()
     freq = options.freq
     if freq is None:
-        with warnings.catch_warnings():  # pandas 3 announces an offset instead of a string: either serves
-            warnings.filterwarnings("ignore", message="A future version of pandas will return a BaseOffset")
-            if pd.infer_freq(timestamps) is not None:
-                return timestamps, values, ()
+        if infer_freq(timestamps) is not None:
+            return timestamps, values, ()
         freq = _grid(timestamps)
     try:
         grid = pd.date_range(timestamps[0], timestamps[-1], freq=freq).as_unit(timestamps.unit)

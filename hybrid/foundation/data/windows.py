@@ -30,6 +30,11 @@ class Split:
     def borders(self, part: Part) -> tuple[int, int]:
         return getattr(self, part)
 
+    def origins(self, part: Part, seq_len: int, horizon: int) -> np.ndarray:
+        """Every window origin of a part, stride 1 (origin = first forecast row)."""
+        start, end = self.borders(part)
+        return np.arange(start + seq_len, end - horizon + 1)
+
 
 _ETT_BORDERS = {"ett_hourly": (8640, 11520, 14400), "ett_15min": (34560, 46080, 57600)}
 
@@ -158,14 +163,13 @@ def too_few_windows(split: Split, seq_len: int, horizon: int) -> list[str]:
     look-back steps (a linear map from the look-back is then not determined: linear, dlinear,
     LightGBM and the core barely learn), fewer validation or test windows than horizon steps (the
     router chooses, and the score is read, from little)."""
-    windows = {part: split.borders(part)[1] - split.borders(part)[0] - seq_len - horizon + 1
-               for part in ("train", "val", "test")}
+    windows = {part: len(split.origins(part, seq_len, horizon)) for part in ("train", "val", "test")}
     said = []
     if windows["train"] < seq_len:
         shorter = max(1, (split.train[1] - horizon + 1) // 2)
         said.append(f"seq_len={seq_len} leaves {windows['train']} training windows, fewer than its {seq_len} steps: "
                     "the members that learn a map from the look-back are barely determined; "
-                    f"--seq-len {shorter} would leave {split.train[1] - shorter - horizon + 1}")
+                    f"--seq-len {shorter} would leave {len(split.origins('train', shorter, horizon))}")
     for part, name in (("val", "validation"), ("test", "test")):
         if windows[part] < horizon:
             said.append(f"horizon={horizon} leaves {windows[part]} {name} windows, fewer than its {horizon} steps: "
