@@ -2,12 +2,11 @@
 
 from __future__ import annotations
 
-import os
-
 import numpy as np
 
 from hybrid.foundation.data import SeriesBundle
 from hybrid.foundation.forecaster import Forecaster
+from hybrid.foundation.runinfo import available_cores
 from hybrid.foundation.state import Document
 
 LAGS = (*range(2, 25), 36, 48, 72, 96, 120, 144, 168, 336, 504)
@@ -88,7 +87,7 @@ class LightGBM(Forecaster):
         params = {"objective": "l2", "learning_rate": self.learning_rate, "num_leaves": self.num_leaves,
                   "min_data_in_leaf": 50, "bagging_fraction": 0.8, "bagging_freq": 1,
                   "feature_fraction": 0.8, "seed": self.seed, "deterministic": True,
-                  "num_threads": self.n_jobs or os.cpu_count() or 1, "verbosity": -1}
+                  "num_threads": self.n_jobs or available_cores(), "verbosity": -1}
         categorical = [x_train.shape[1] - 1]
         self.boosters_, self.best_rounds_ = [], []
         for j in range(k):

@@ -12,6 +12,8 @@ from typing import Any
 
 from joblib import Parallel, delayed, parallel_config
 
+from hybrid.foundation.runinfo import available_cores
+
 PR_SET_PDEATHSIG = 1
 
 
@@ -26,7 +28,7 @@ def die_with_parent(parent: int) -> None:
 
 
 def n_workers(n_jobs: int | None, n_tasks: int) -> int:
-    cores = os.cpu_count() or 1
+    cores = available_cores()
     wanted = cores if n_jobs is None or n_jobs < 1 else n_jobs
     return max(1, min(wanted, n_tasks))
 

@@ -13,7 +13,7 @@ import argparse
 
 import pandas as pd
 
-from experiments.grid import FOUR_HORIZONS, Cell, Grid, by_horizon, grid_arguments
+from experiments.grid import FOUR_HORIZONS, Cell, Grid, by_horizon, grid_arguments, run_options
 from hybrid.foundation.cache import CachedForecaster
 from hybrid.foundation.registry import make_models
 from hybrid.product.evaluation import compare, to_markdown
@@ -41,7 +41,7 @@ def main() -> None:
     args = parser.parse_args()
     grid = Grid("classical_table", "Classical forecasters, every origin, public protocol",
                 lambda cell: run_cell(cell, args.models), report)
-    full = grid.run([Cell(d, h) for d in args.data for h in args.horizons], fresh=args.fresh)
+    full = grid.run([Cell(d, h) for d in args.data for h in args.horizons], **run_options(args))
     print(to_markdown(by_horizon(full[full.split == "test"], "mse", "mae")))
     print(f"wrote {grid.path.with_suffix('.md')}")
 

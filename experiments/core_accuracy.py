@@ -18,7 +18,7 @@ import time
 
 import pandas as pd
 
-from experiments.grid import Cell, Grid, in_order, one_dataset_arguments, shown
+from experiments.grid import Cell, Grid, in_order, one_dataset_arguments, run_options, shown
 from hybrid.core.config import CoreSettings, TrainConfig
 from hybrid.core.forecaster import RUNTIME_PARAMS, TimeLLMForecaster
 from hybrid.foundation.data import load
@@ -76,7 +76,7 @@ def main() -> None:
     grid = Grid(f"core_accuracy_{data.name}_H{data.horizon}", "Time-LLM core against the ridge floor",
                 lambda cell: run_cell(cell, core), lambda frame: report(frame, header, configs),
                 lambda: {"args": vars(args)})
-    frame = grid.run([Cell(data.name, data.horizon, c) for c in configs], fresh=args.fresh)
+    frame = grid.run([Cell(data.name, data.horizon, c) for c in configs], **run_options(args))
     print(report(frame, header, configs))
     print(f"wrote {grid.path.with_suffix('.md')}")
 

@@ -30,7 +30,7 @@ from dataclasses import dataclass
 import pandas as pd
 import torch
 
-from experiments.grid import Cell, Grid, fresh_argument, in_order, shown
+from experiments.grid import Cell, Grid, in_order, run_arguments, run_options, shown
 from experiments.record import TreeMemory
 from hybrid.core.backbone import load_backbone, resolve_dtype
 from hybrid.core.config import CoreSettings, TrainConfig
@@ -138,14 +138,14 @@ def main() -> None:
     parser.add_argument("--accuracy-steps", type=int, default=150,
                         help="training steps before the validation score (0: no score; default %(default)s)")
     add_flags(parser, TrainConfig, only=("val_stride",), defaults={"val_stride": 10})
-    fresh_argument(parser)
+    run_arguments(parser)
     args = parser.parse_args()
     by_label = {s.label: s for s in settings()}
     grid = Grid(f"core_cost_{args.backbone}_{args.llm_layers}l",
                 "Core training cost per sequence: straightforward, each lever, default",
                 lambda cell: run_cell(cell, by_label[cell.config], args),
-                lambda frame: report(frame, args, list(by_label)), lambda: {"args": vars(args)})
-    frame = grid.run([Cell("ETTh1", 96, label) for label in by_label], fresh=args.fresh)
+                lambda frame: report(frame, args, list(by_label)), lambda: {"args": vars(args)}, exclusive=True)
+    frame = grid.run([Cell("ETTh1", 96, label) for label in by_label], **run_options(args))
     print(report(frame, args, list(by_label)).split("\n\n")[0])
     print(f"wrote {grid.path.with_suffix('.md')}")
 

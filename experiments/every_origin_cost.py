@@ -23,7 +23,7 @@ import warnings
 import numpy as np
 import pandas as pd
 
-from experiments.grid import Cell, Grid, one_dataset_arguments, shown
+from experiments.grid import Cell, Grid, one_dataset_arguments, run_options, shown
 from experiments.record import peak_memory_mib
 from hybrid.foundation.cache import CachedForecaster, ForecastCache
 from hybrid.foundation.data import SeriesBundle, load
@@ -121,8 +121,8 @@ def main() -> None:
                 f"Every-origin forecasts on {data.name}: cold, warm and refit-per-origin cost",
                 lambda cell: run_cell(cell, cache, args.naive_origins),
                 lambda frame: report(frame, data, args.naive_origins),
-                lambda: {"n_origins": len(data.every_origin())})
-    frame = grid.run([Cell(data.name, data.horizon, m) for m in names("classical")], fresh=args.fresh)
+                lambda: {"n_origins": len(data.every_origin())}, exclusive=True)
+    frame = grid.run([Cell(data.name, data.horizon, m) for m in names("classical")], **run_options(args))
     print(report(frame, data, args.naive_origins))
     print(f"wrote {grid.path.with_suffix('.md')}")
 

@@ -23,7 +23,7 @@ import time
 import numpy as np
 import pandas as pd
 
-from experiments.grid import Cell, Grid, by_horizon, grid_arguments, shown
+from experiments.grid import Cell, Grid, by_horizon, grid_arguments, run_options, shown
 from hybrid.foundation.data import from_series, load
 from hybrid.foundation.metrics import mae, mse
 from hybrid.foundation.significance import diebold_mariano, window_losses
@@ -133,7 +133,7 @@ def main() -> None:
     args = parser.parse_args()
     grid = Grid("fused_table", "The default fused forecast against every member (issue 20)",
                 lambda c: run_cell(c, args.models, args.backtest_blocks), report)
-    grid.run(cells(args.data, args.horizons), fresh=args.fresh)
+    grid.run(cells(args.data, args.horizons), **run_options(args))
 
 
 if __name__ == "__main__":

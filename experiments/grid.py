@@ -9,7 +9,7 @@ with the command, commit, machine and versions), rewritten after every cell so t
 interrupted run keeps what it finished.
 
     grid = Grid("router_table", "The router against every single forecaster", run_cell, report)
-    grid.run(cells(args), fresh=args.fresh)
+    grid.run(cells(args), **run_options(args))
 
 What several benchmarks compute from a cell is here too, once: the members' router rows
 (`member_rows`), the best member on test (`best_member`) and the table of a value by horizon
@@ -21,11 +21,10 @@ dataset (`one_dataset_arguments`).
 from __future__ import annotations
 
 import argparse
-import json
 import os
 import time
-from collections.abc import Callable, Iterable, Mapping, Sequence
-from dataclasses import asdict, dataclass
+from collections.abc import Callable, Iterable, Iterator, Mapping, Sequence
+from dataclasses import asdict, dataclass, replace
 from pathlib import Path
 from typing import Any
 
@@ -35,7 +34,10 @@ from tqdm.auto import tqdm
 from experiments.record import COMMIT_AT_START, RESULTS, TreeMemory, write_result
 from hybrid.core.config import TrainConfig
 from hybrid.foundation.data import SeriesBundle, load
-from hybrid.foundation.settings import add_flags, flag_values
+from hybrid.foundation.runinfo import SOURCE_ROOT as ROOT
+from hybrid.foundation.runinfo import machine
+from hybrid.foundation.runstore import read_runs, write_runs
+from hybrid.foundation.settings import add_flags, flag_values, setting
 from hybrid.product.fused import HybridForecaster
 from router.rows import RouterRows
 
@@ -51,17 +53,28 @@ CORE_FLAGS = ("epochs", "sample_fraction", "val_stride", "time_budget", "seed")
 
 @dataclass(frozen=True)
 class Cell:
-    """One cell of a grid: a dataset, a horizon and a configuration (a member set, a hint setting...)."""
+    """One cell of a grid: a dataset, a horizon, a configuration (a member set, a hint setting...)
+    and the seed of whatever the cell trains."""
 
     dataset: str
     horizon: int
     config: str = ""
+    seed: int = 0
 
     def load(self) -> SeriesBundle:
         return load(self.dataset, horizon=self.horizon)
 
+    @property
+    def key(self) -> tuple:
+        return self.dataset, self.horizon, self.config, self.seed
+
     def __str__(self) -> str:
-        return " ".join(v for v in (self.dataset, f"H={self.horizon}", self.config) if v)
+        seed = f"seed={self.seed}" if self.seed else ""
+        return " ".join(v for v in (self.dataset, f"H={self.horizon}", self.config, seed) if v)
+
+
+def row_key(row: Mapping[str, Any]) -> tuple:
+    return row.get("dataset"), row.get("horizon"), row.get("config", ""), row.get("seed", 0)
 
 
 def shortest_and_longest(datasets: Iterable[str], config: str = "") -> list[Cell]:
@@ -73,71 +86,140 @@ def shortest_and_longest(datasets: Iterable[str], config: str = "") -> list[Cell
     return cells
 
 
+def with_seeds(cells: Iterable[Cell], seeds: int) -> list[Cell]:
+    """Each cell at seeds 0 .. seeds-1."""
+    return [replace(c, seed=s) for c in cells for s in range(seeds)]
+
+
+@dataclass(frozen=True, kw_only=True)
+class Engine:
+    """Where a grid's cells run: as Ray tasks, on this machine or on a running cluster."""
+
+    address: str | None = setting(None, "a running Ray cluster to run the cells on (default: start one on "
+                                  "this machine, its cores)", metavar="HOST:PORT")
+    cell_cpus: float = setting(1.0, "cores a cell takes: how many run at once")
+    cell_memory_gb: float = setting(6.0, "memory a cell reserves (GiB): Ray starts no more cells than the "
+                                    "machine's memory holds")
+    serial: bool = setting(False, "run the cells one after another in this process, without Ray")
+
+
+def _timed(run: Callable[[Cell], dict | list[dict]], cell: Cell) -> tuple[list[dict], str | None, float, float]:
+    """A cell's rows (none if it failed), its error, its seconds and its process tree's peak MiB."""
+    error, rows = None, []
+    with TreeMemory() as memory:
+        start = time.perf_counter()
+        try:
+            result = run(cell)
+            rows = [result] if isinstance(result, dict) else list(result)
+        except Exception as exc:  # the grid goes on; the cell's row says what went wrong
+            error = f"{type(exc).__name__}: {exc}"
+        seconds = time.perf_counter() - start
+    return rows, error, seconds, memory.peak_mib
+
+
 class Grid:
-    """Runs `run(cell)` for each cell not yet in `results/<stem>.json` and writes `report(rows)`.
+    """Runs `run(cell)` for each cell not yet in `results/<stem>.parquet` and writes `report(rows)`.
 
     `run` returns a row (a dict) or a list of rows; each row is stored with its cell (dataset,
-    horizon, config), the commit it was computed at, and the cell's seconds and peak memory of
-    the process tree (MiB). `payload()` adds entries to the JSON record beside the rows.
+    horizon, config, seed), its status, the commit it was computed at, the machine, and the cell's
+    seconds and peak memory of the process tree (MiB). A cell that raises is stored as one row
+    with status "failed" and its error, and the grid goes on; a rerun tries it again. The report
+    sees the rows that succeeded; the failed cells are listed under it. `payload()` adds entries
+    to the JSON record. `exclusive` (timing benchmarks) runs one cell at a time with the whole
+    machine, so that no cell's seconds are another's.
     """
 
     def __init__(self, stem: str, title: str, run: Callable[[Cell], dict | list[dict]],
-                 report: Callable[[pd.DataFrame], str], payload: Callable[[], dict] = dict) -> None:
+                 report: Callable[[pd.DataFrame], str], payload: Callable[[], dict] = dict,
+                 exclusive: bool = False) -> None:
         self.stem = stem
         self.title = title
         self._run = run
         self._report = report
         self._payload = payload
-        self.path = RESULTS / f"{stem}.json"
+        self.exclusive = exclusive
+        self.path = RESULTS / f"{stem}.parquet"
 
     def stored(self) -> list[dict]:
-        """The rows of earlier runs (none if the file is absent or unreadable); rows written before
-        the grid kept each row's cell name no cell, so no run can match, resume or replace them:
-        they are not kept."""
-        try:
-            rows = json.loads(self.path.read_text())["rows"]
-        except (OSError, ValueError, KeyError):
-            return []
-        return [r for r in rows if "dataset" in r and "horizon" in r]
+        """The rows of earlier runs (none if the store is absent)."""
+        return read_runs(self.path) if self.path.exists() else []
 
-    def run(self, cells: Sequence[Cell], fresh: bool = False) -> pd.DataFrame:
+    def run(self, cells: Sequence[Cell], fresh: bool = False, engine: Engine = Engine()) -> pd.DataFrame:
         """Run the cells not stored yet (with `fresh`, every one given; the stored rows of other
-        cells are kept either way)."""
-        def key(row: dict) -> tuple:
-            return row.get("dataset"), row.get("horizon"), row.get("config", "")
-
-        wanted = {(c.dataset, c.horizon, c.config) for c in cells}
-        rows = [r for r in self.stored() if not (fresh and key(r) in wanted)]
-        done = {key(r) for r in rows}
-        todo = [c for c in cells if (c.dataset, c.horizon, c.config) not in done]
+        cells are kept either way), as Ray tasks unless `engine.serial`."""
+        wanted = {c.key for c in cells}
+        rows = [r for r in self.stored()
+                if not ((fresh or r.get("status") == "failed") and row_key(r) in wanted)]
+        done = {row_key(r) for r in rows}
+        todo = [c for c in cells if c.key not in done]
         if len(todo) < len(cells):
             print(f"{self.stem}: {len(cells) - len(todo)} of {len(cells)} cells are in {self.path.name} "
                   "(--fresh recomputes them)", flush=True)
-        bar = tqdm(todo, desc=self.stem, unit="cell")
-        for cell in bar:
-            bar.set_postfix_str(str(cell))
-            with TreeMemory() as memory:
-                start = time.perf_counter()
-                result = self._run(cell)
-                seconds = time.perf_counter() - start
-            stamp = {"commit": COMMIT_AT_START, "cell_seconds": round(seconds, 1),
-                     "cell_peak_mib": round(memory.peak_mib, 1)}
-            rows += [{**asdict(cell), **r, **stamp} for r in ([result] if isinstance(result, dict) else result)]
+        bar = tqdm(total=len(todo), desc=self.stem, unit="cell")
+        host = machine()
+        for cell, (result, error, seconds, peak) in self._outcomes(todo, engine, bar):
+            stamp = {"status": "failed" if error else "ok", "commit": COMMIT_AT_START, "machine": host["platform"],
+                     "cell_seconds": round(seconds, 1), "cell_peak_mib": round(peak, 1)}
+            if error:
+                tqdm.write(f"{self.stem}: {cell} failed: {error}")
+                rows.append({**asdict(cell), **stamp, "error": error})
+            rows += [{**asdict(cell), **r, **stamp} for r in result]
+            bar.update()
             self.write(rows)
+        bar.close()
         if not todo:
             self.write(rows)
-        return pd.DataFrame(rows)
+        return pd.DataFrame([r for r in rows if r.get("status", "ok") == "ok"])
+
+    def _outcomes(self, todo: Sequence[Cell], engine: Engine, bar: tqdm) -> Iterator[tuple[Cell, tuple]]:
+        """Each cell with `_timed`'s outcome, as the cells finish; the bar says which run now."""
+        if engine.serial or not todo:
+            for cell in todo:
+                bar.set_postfix_str(str(cell))
+                yield cell, _timed(self._run, cell)
+            return
+        import ray
+
+        if not ray.is_initialized():
+            # the workers import the benchmarks and the package from this checkout, and read the same data
+            env = {"PYTHONPATH": os.pathsep.join(filter(None, [str(ROOT), os.environ.get("PYTHONPATH")])),
+                   **{k: v for k, v in os.environ.items() if k.startswith("HYBRID_")}}
+            ray.init(address=engine.address, include_dashboard=False, log_to_driver=True,
+                     runtime_env={"env_vars": env})
+        cpus = max(n["Resources"].get("CPU", 0) for n in ray.nodes() if n["Alive"]) if self.exclusive \
+            else engine.cell_cpus
+        task = ray.remote(_timed).options(num_cpus=cpus, memory=int(engine.cell_memory_gb * 2**30),
+                                          max_retries=0)
+        run = ray.put(self._run)
+        pending = {task.remote(run, cell): cell for cell in todo}
+        started = time.monotonic()
+        while pending:
+            bar.set_postfix_str(f"{len(pending)} to finish, {time.monotonic() - started:.0f}s")
+            finished, _ = ray.wait(list(pending), num_returns=1)
+            cell = pending.pop(finished[0])
+            try:
+                yield cell, ray.get(finished[0])
+            except ray.exceptions.RayError as exc:  # the worker died (out of memory, killed)
+                yield cell, ([], f"{type(exc).__name__}: {str(exc).splitlines()[0]}", 0.0, 0.0)
 
     def write(self, rows: list[dict]) -> Path:
-        return write_result(self.stem, self.title, self._report(pd.DataFrame(rows)),
-                            {"rows": rows, **self._payload()})
+        write_runs(self.path, rows)
+        ok = pd.DataFrame([r for r in rows if r.get("status", "ok") == "ok"])
+        failed = [r for r in rows if r.get("status") == "failed"]
+        markdown = self._report(ok) if len(ok) else "No cell has finished yet."
+        if failed:
+            markdown += "\n\n## Failed cells\n\n" + "\n".join(
+                f"- {Cell(r['dataset'], r['horizon'], r.get('config', ''), r.get('seed', 0))}: {r['error']}"
+                for r in failed)
+        return write_result(self.stem, self.title, markdown, {"store": self.path.name, **self._payload()})
 
 
 def grid_arguments(parser: argparse.ArgumentParser, data: Sequence[str], horizons: Sequence[int] | None = None,
-                   models: str | None = None, core: Mapping[str, Any] | None = None) -> None:
+                   models: str | None = None, core: Mapping[str, Any] | None = None, seeds: int | None = None) -> None:
     """The options every grid shares: --data, --horizons (if the grid has a horizon list),
     --models (if it has members), the core's budget as --core-* (if it trains the core; `core`
-    holds the benchmark's own defaults) and --fresh."""
+    holds the benchmark's own defaults), --seeds (if it trains anything: how many seeds each cell
+    runs at) and run_arguments'."""
     parser.add_argument("--data", nargs="+", default=list(data), help="datasets (default %(default)s)")
     if horizons is not None:
         parser.add_argument("--horizons", nargs="+", type=int, default=list(horizons),
@@ -147,7 +229,9 @@ def grid_arguments(parser: argparse.ArgumentParser, data: Sequence[str], horizon
     if core is not None:
         add_flags(parser.add_argument_group("the core's budget"), TrainConfig, "core-", only=CORE_FLAGS,
                   defaults=core)
-    fresh_argument(parser)
+    if seeds is not None:
+        parser.add_argument("--seeds", type=int, default=seeds, help="seeds per cell (default %(default)s)")
+    run_arguments(parser)
 
 
 def core_params(args: argparse.Namespace) -> dict[str, Any]:
@@ -185,9 +269,16 @@ def by_horizon(frame: pd.DataFrame, value: str, mae: str, index: Sequence[str] =
     return wide
 
 
-def fresh_argument(parser: argparse.ArgumentParser) -> None:
-    """--fresh alone, for a grid whose cells come from options of its own."""
+def run_arguments(parser: argparse.ArgumentParser) -> None:
+    """How a grid runs, for one whose cells come from options of its own: --fresh and the engine's
+    options (Engine)."""
     parser.add_argument("--fresh", action="store_true", help="recompute the cells stored by earlier runs")
+    add_flags(parser.add_argument_group("where the cells run"), Engine)
+
+
+def run_options(args: argparse.Namespace) -> dict[str, Any]:
+    """`Grid.run`'s options from run_arguments' flags."""
+    return {"fresh": args.fresh, "engine": Engine(**flag_values(args, Engine))}
 
 
 def one_dataset_arguments(parser: argparse.ArgumentParser, data: str, horizon: int | None = None) -> None:
@@ -196,17 +287,19 @@ def one_dataset_arguments(parser: argparse.ArgumentParser, data: str, horizon: i
     parser.add_argument("--data", default=data, help="dataset (default %(default)s)")
     if horizon is not None:
         parser.add_argument("--horizon", type=int, default=horizon, help="horizon (default %(default)s)")
-    fresh_argument(parser)
+    run_arguments(parser)
 
 
 # What the grid adds to every row beside the cell's dataset and horizon.
-STAMPS = ("config", "commit", "cell_seconds", "cell_peak_mib")
+STAMPS = ("config", "commit", "machine", "status", "cell_seconds", "cell_peak_mib")
 
 
 def shown(frame: pd.DataFrame, *drop: str) -> pd.DataFrame:
     """`frame` as a report shows it: without the columns the grid adds to every row (the
-    configuration, the commit, the cell's seconds and peak memory) and without `drop`."""
-    return frame.drop(columns=[*STAMPS, *drop], errors="ignore")
+    configuration, the commit, the machine, the status, the cell's seconds and peak memory; the
+    seed where every row has the same) and without `drop`."""
+    one_seed = ("seed",) if "seed" in frame and frame["seed"].nunique() <= 1 else ()
+    return frame.drop(columns=[*STAMPS, *one_seed, *drop], errors="ignore")
 
 
 def in_order(frame: pd.DataFrame, configs: Sequence[str]) -> pd.DataFrame:

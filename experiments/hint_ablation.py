@@ -23,7 +23,7 @@ from dataclasses import dataclass
 import numpy as np
 import pandas as pd
 
-from experiments.grid import Cell, Grid, grid_arguments, in_order
+from experiments.grid import Cell, Grid, grid_arguments, in_order, run_options
 from hybrid.core.config import TrainConfig
 from hybrid.core.forecaster import TimeLLMForecaster
 from hybrid.foundation.data import SeriesBundle
@@ -148,7 +148,7 @@ def main() -> None:
         print(f"wrote {grid.write(grid.stored())}")
         return
     grid.run([Cell(d, h, c) for d in args.data for h in args.horizons for c in (HINT_MODELS, *args.rows)],
-             fresh=args.fresh)
+             **run_options(args))
     print(f"wrote {grid.path.with_suffix('.md')}")
 
 

@@ -18,7 +18,7 @@ import statistics
 
 import pandas as pd
 
-from experiments.grid import Cell, Grid, grid_arguments, in_order, shown
+from experiments.grid import Cell, Grid, grid_arguments, in_order, run_options, shown
 from experiments.hint_ablation import ROWS, ms_per_training_sequence
 from hybrid.core.config import TrainConfig
 from hybrid.foundation.settings import add_flags
@@ -61,8 +61,8 @@ def main() -> None:
     args = parser.parse_args()
     grid = Grid("hint_timing", "The core's cost per training sequence under each hint setting",
                 lambda cell: run_cell(cell, args.sample_fraction, args.repeats),
-                lambda frame: report(frame, args.sample_fraction, args.repeats))
-    frame = grid.run([Cell(d, h, r) for d in args.data for h in args.horizons for r in args.rows], fresh=args.fresh)
+                lambda frame: report(frame, args.sample_fraction, args.repeats), exclusive=True)
+    frame = grid.run([Cell(d, h, r) for d in args.data for h in args.horizons for r in args.rows], **run_options(args))
     print(report(frame, args.sample_fraction, args.repeats))
     print(f"wrote {grid.path.with_suffix('.md')}")
 

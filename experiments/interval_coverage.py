@@ -16,7 +16,7 @@ import argparse
 import numpy as np
 import pandas as pd
 
-from experiments.grid import Cell, Grid, grid_arguments, shown
+from experiments.grid import Cell, Grid, grid_arguments, run_options, shown
 from hybrid.product.evaluation import to_markdown
 from hybrid.product.front import Hybrid
 from hybrid.product.fused import DEFAULT_MEMBERS
@@ -61,7 +61,7 @@ def main() -> None:
     args = parser.parse_args()
     grid = Grid("interval_coverage", "Conformal intervals of the fused forecast: coverage and width on test",
                 lambda cell: run_cell(cell, args.models), report, lambda: {"models": args.models, "levels": LEVELS})
-    frame = grid.run([Cell(d, h) for d in args.data for h in args.horizons], fresh=args.fresh)
+    frame = grid.run([Cell(d, h) for d in args.data for h in args.horizons], **run_options(args))
     print(report(frame))
     print(f"wrote {grid.path.with_suffix('.md')}")
 

@@ -13,7 +13,7 @@ import statistics
 
 import pandas as pd
 
-from experiments.grid import Cell, Grid, one_dataset_arguments, shown
+from experiments.grid import Cell, Grid, one_dataset_arguments, run_options, shown
 from hybrid.foundation.data import load
 from hybrid.foundation.registry import make_models
 from hybrid.product.evaluation import compare, to_markdown
@@ -48,7 +48,7 @@ def main() -> None:
     grid = Grid(f"linear_floor_{data.name}", f"Linear floor on {data.name} (seq_len {data.seq_len}, split "
                 f"{data.split.rule})", lambda cell: run_cell(cell, args.repeats), report,
                 lambda: {"seq_len": data.seq_len, "repeats": args.repeats})
-    frame = grid.run([Cell(data.name, h) for h in data.spec.horizons], fresh=args.fresh)
+    frame = grid.run([Cell(data.name, h) for h in data.spec.horizons], **run_options(args))
     print(report(frame))
     print(f"wrote {grid.path.with_suffix('.md')}")
 

@@ -24,7 +24,7 @@ from pathlib import Path
 import numpy as np
 import pandas as pd
 
-from experiments.grid import Cell, Grid, fresh_argument, shown
+from experiments.grid import Cell, Grid, run_arguments, run_options, shown
 from experiments.record import TreeMemory
 from hybrid.product.evaluation import to_markdown
 from hybrid.product.front import Hybrid
@@ -91,7 +91,7 @@ def main() -> None:
     parser.add_argument("--models", default="snaive,naive,linear,ets-grid", help="members (default %(default)s)")
     parser.add_argument("--repeats", type=int, default=1, help="fit + predict runs timed per file (default %(default)s)")
     parser.add_argument("--write-only", type=Path, metavar="FILE", help="write the file of the first count and stop")
-    fresh_argument(parser)
+    run_arguments(parser)
     args = parser.parse_args()
     if args.write_only:
         m4_like(args.series[0]).to_csv(args.write_only, index=False)
@@ -99,8 +99,8 @@ def main() -> None:
     # the grid's horizon slot holds the series count: one cell per count
     grid = Grid("many_series", "Many short monthly series: fit + predict time and memory",
                 lambda cell: run_cell(cell, args.models, args.repeats), report,
-                lambda: {"models": args.models, "horizon": HORIZON, "seq_len": SEQ_LEN})
-    frame = grid.run([Cell("m4-like", n, args.models) for n in args.series], fresh=args.fresh)
+                lambda: {"models": args.models, "horizon": HORIZON, "seq_len": SEQ_LEN}, exclusive=True)
+    frame = grid.run([Cell("m4-like", n, args.models) for n in args.series], **run_options(args))
     print(report(frame))
     print(f"wrote {grid.path.with_suffix('.md')}")
 

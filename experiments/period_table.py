@@ -41,6 +41,7 @@ from experiments.grid import (
     grid_arguments,
     in_order,
     member_rows,
+    run_options,
     shortest_and_longest,
 )
 from hybrid.core.config import TrainConfig
@@ -122,7 +123,7 @@ def main() -> None:
     core = core_params(args)
     grid = Grid("period_table", "Multi-period mining: fixed patches, period-aligned patches, every period",
                 lambda cell: run_cell(cell, core, args.core_budget_rows), report)
-    grid.run([replace(c, config=k) for c in shortest_and_longest(args.data) for k in args.configs], fresh=args.fresh)
+    grid.run([replace(c, config=k) for c in shortest_and_longest(args.data) for k in args.configs], **run_options(args))
     print(f"wrote {grid.path.with_suffix('.md')}")
 
 

@@ -32,19 +32,22 @@ class TreeMemory:
         self._stop = threading.Event()
         self._thread = threading.Thread(target=self._run, daemon=True)
 
-    def _run(self) -> None:
+    def _sample(self) -> None:
         me = psutil.Process()
-        while not self._stop.is_set():
-            total = 0
-            for proc in [me, *me.children(recursive=True)]:
-                try:
-                    total += proc.memory_info().rss
-                except psutil.Error:  # a worker that just exited
-                    pass
-            self.peak_mib = max(self.peak_mib, total / 2**20)
-            self._stop.wait(self.interval)
+        total = 0
+        for proc in [me, *me.children(recursive=True)]:
+            try:
+                total += proc.memory_info().rss
+            except psutil.Error:  # a worker that just exited
+                pass
+        self.peak_mib = max(self.peak_mib, total / 2**20)
+
+    def _run(self) -> None:
+        while not self._stop.wait(self.interval):
+            self._sample()
 
     def __enter__(self) -> "TreeMemory":
+        self._sample()  # a run shorter than the interval still has its peak
         self._thread.start()
         return self
 

@@ -16,7 +16,16 @@ import argparse
 
 import pandas as pd
 
-from experiments.grid import Cell, Grid, best_member, grid_arguments, member_rows, shortest_and_longest, shown
+from experiments.grid import (
+    Cell,
+    Grid,
+    best_member,
+    grid_arguments,
+    member_rows,
+    run_options,
+    shortest_and_longest,
+    shown,
+)
 from hybrid.foundation.metrics import mse
 from hybrid.product.evaluation import to_markdown
 from hybrid.product.fused import DEFAULT_MEMBERS
@@ -53,7 +62,7 @@ def main() -> None:
     args = parser.parse_args()
     grid = Grid("router_cv", "How auto chooses its mode, on data that took no part in its design",
                 lambda cell: run_cell(cell, args.models), lambda frame: report(frame, args.models))
-    frame = grid.run(shortest_and_longest(args.data), fresh=args.fresh)
+    frame = grid.run(shortest_and_longest(args.data), **run_options(args))
     print(report(frame, args.models))
     print(f"wrote {grid.path.with_suffix('.md')}")
 

@@ -18,7 +18,7 @@ from collections.abc import Sequence
 
 import pandas as pd
 
-from experiments.grid import Cell, Grid, one_dataset_arguments, shown
+from experiments.grid import Cell, Grid, one_dataset_arguments, run_options, shown
 from hybrid.foundation.data import load
 from hybrid.product.evaluation import to_markdown
 from hybrid.product.fused import DEFAULT_MEMBERS, HybridForecaster
@@ -75,8 +75,8 @@ def main() -> None:
                 f"{n_rows['test']} test rows\n\n" + to_markdown(shown(frame, "dataset", "horizon"), floatfmt=".0f"))
 
     grid = Grid(f"router_memory_{args.data}_H{args.horizon}", "Memory of the router's rows and modes",
-                lambda cell: run_cell(cell, args.models, args.modes), report)
-    frame = grid.run([Cell(args.data, args.horizon)], fresh=args.fresh)
+                lambda cell: run_cell(cell, args.models, args.modes), report, exclusive=True)
+    frame = grid.run([Cell(args.data, args.horizon)], **run_options(args))
     print(report(frame))
     print(f"wrote {grid.path.with_suffix('.md')}")
 

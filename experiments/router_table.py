@@ -19,7 +19,17 @@ import time
 import numpy as np
 import pandas as pd
 
-from experiments.grid import FOUR_HORIZONS, Cell, Grid, by_horizon, core_params, grid_arguments, member_rows, shown
+from experiments.grid import (
+    FOUR_HORIZONS,
+    Cell,
+    Grid,
+    by_horizon,
+    core_params,
+    grid_arguments,
+    member_rows,
+    run_options,
+    shown,
+)
 from hybrid.foundation.metrics import mae, mse
 from hybrid.product.evaluation import to_markdown, verdict
 from hybrid.product.fused import DEFAULT_MEMBERS
@@ -109,7 +119,7 @@ def main() -> None:
     stem = "router_table_core" if "timellm" in args.models else "router_table"
     grid = Grid(stem, "The router against every single forecaster", lambda cell: run_cell(cell, args.models, core),
                 lambda frame: report(frame, header))
-    frame = grid.run([Cell(d, h) for d in args.data for h in args.horizons], fresh=args.fresh)
+    frame = grid.run([Cell(d, h) for d in args.data for h in args.horizons], **run_options(args))
     print(report(frame, header).split("## What")[0])
     print(f"wrote {grid.path.with_suffix('.md')}")
 

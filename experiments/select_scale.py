@@ -15,7 +15,7 @@ import time
 import numpy as np
 import pandas as pd
 
-from experiments.grid import Cell, Grid, fresh_argument, shown
+from experiments.grid import Cell, Grid, run_arguments, run_options, shown
 from hybrid.product.evaluation import to_markdown
 from hybrid.product.select import select
 
@@ -59,12 +59,12 @@ def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--series", nargs="+", type=int, default=[1000], help="series counts (default %(default)s)")
     parser.add_argument("--models", default="snaive,linear,dlinear", help="members (default %(default)s)")
-    fresh_argument(parser)
+    run_arguments(parser)
     args = parser.parse_args()
     plans = {f"{n} series, {dates} dates": (n, dates) for n in args.series for dates in DATES}
     grid = Grid("select_scale", "select on many short series", lambda cell: run_cell(cell, args.models, plans),
-                lambda frame: report(frame, args.models))
-    frame = grid.run([Cell(DATASET, HORIZON, c) for c in plans], fresh=args.fresh)
+                lambda frame: report(frame, args.models), exclusive=True)
+    frame = grid.run([Cell(DATASET, HORIZON, c) for c in plans], **run_options(args))
     print(report(frame, args.models))
     print(f"wrote {grid.path.with_suffix('.md')}")
 

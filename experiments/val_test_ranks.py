@@ -17,7 +17,7 @@ import argparse
 import numpy as np
 import pandas as pd
 
-from experiments.grid import FOUR_HORIZONS, Cell, Grid, grid_arguments, member_rows, shown
+from experiments.grid import FOUR_HORIZONS, Cell, Grid, grid_arguments, member_rows, run_options, shown
 from hybrid.product.evaluation import to_markdown
 from hybrid.product.fused import DEFAULT_MEMBERS
 
@@ -48,7 +48,7 @@ def main() -> None:
     args = parser.parse_args()
     grid = Grid("val_test_ranks", "How the members rank on validation and on test",
                 lambda cell: run_cell(cell, args.models), report)
-    frame = grid.run([Cell(d, h) for d in args.data for h in args.horizons], fresh=args.fresh)
+    frame = grid.run([Cell(d, h) for d in args.data for h in args.horizons], **run_options(args))
     print(report(frame))
     print(f"wrote {grid.path.with_suffix('.md')}")
 

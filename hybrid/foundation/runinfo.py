@@ -13,7 +13,16 @@ from pathlib import Path
 SOURCE_ROOT = Path(__file__).resolve().parents[2]
 
 PACKAGES = ("hybrid", "numpy", "pandas", "scikit-learn", "statsmodels", "pmdarima", "prophet",
-            "lightgbm", "torch", "transformers", "gguf", "accelerate", "safetensors", "tqdm")
+            "lightgbm", "torch", "transformers", "gguf", "accelerate", "safetensors", "tqdm", "ray", "pyarrow")
+
+
+def available_cores() -> int:
+    """The cores this process may use: $OMP_NUM_THREADS where it is set (Ray sets it to a task's
+    CPUs, so that work inside a task keeps to its share), else the CPUs it may run on."""
+    try:
+        return max(1, int(os.environ["OMP_NUM_THREADS"]))
+    except (KeyError, ValueError):
+        return len(os.sched_getaffinity(0)) if hasattr(os, "sched_getaffinity") else os.cpu_count() or 1
 
 
 def package_versions() -> dict[str, str]:
