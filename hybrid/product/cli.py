@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import argparse
+import html
 import json
 import os
 import shlex
@@ -30,6 +31,7 @@ from hybrid.product.front import Hybrid
 from hybrid.product.fused import BACKTEST_BLOCKS, DEFAULT_MEMBERS, HybridForecaster
 from hybrid.product.intervals import PER_SERIES, check_levels
 from hybrid.product.plots import forecast_png, future_png, periods_png
+from hybrid.product.report import check_output, fit_page, read_store, results_page, short_commit, write_page
 from router.routers import MODES
 
 
@@ -111,7 +113,7 @@ def build_parser() -> argparse.ArgumentParser:
         "the comparison table (lowest test MSE marked *), say whether the fused forecast beats the best "
         "single model, and "
         "write comparison.csv, comparison.md, config.json and forecast.png (the last test window "
-        "of the last column) to --out.",
+        "of the last column) to --out; with --report, also the report (one self-contained HTML page).",
     )
     _data_arguments(fit)
     fit.add_argument("--models", default="classical", metavar="LIST",
@@ -133,6 +135,10 @@ def build_parser() -> argparse.ArgumentParser:
                      help="also fit the forecaster of the future (the members refitted on all the history but the "
                      "last validation block, the router on that block) and save it to DIR, for "
                      "`hybrid forecast --load DIR` or Hybrid.load(DIR)")
+    fit.add_argument("--report", nargs="?", const="", metavar="FILE.html",
+                     help="also write the report, one self-contained HTML page: the table, forecasts against the "
+                     "actual values in the easiest, a typical and the hardest test window, the router's weights over "
+                     "the test origins and by period, the core's prototypes (default FILE: <out>/report.html)")
     fit.set_defaults(func=run_fit)
 
     fc = sub.add_parser(
@@ -226,6 +232,25 @@ def build_parser() -> argparse.ArgumentParser:
     explain.add_argument("--top", type=int, default=5, help="prototypes and nearest words shown (default 5)")
     _core_arguments(explain, "the core's settings (ignored with --checkpoint)", training=False)
     explain.set_defaults(func=run_explain)
+
+    report = sub.add_parser(
+        "report",
+        help="write one self-contained HTML page from the experiment grid's result stores",
+        description="Read result stores of the experiment grid (Parquet files, a row per run; or the older JSON "
+        "result files of experiments/results) and write one HTML page that needs nothing else to be read: per "
+        "store, the comparison table (the metric's mean ± std over seeds per dataset and horizon, the best in "
+        "bold, a difference from --reference that is not significant marked: Diebold-Mariano on the per-window "
+        "losses pooled over seeds), the failed runs with their errors, ablation bars with error bars, and cost "
+        "(seconds or ms per sequence, peak memory) against accuracy.",
+    )
+    report.add_argument("results", nargs="+", type=Path, metavar="RESULTS", help="result stores (.parquet or .json)")
+    report.add_argument("--out", type=Path, default=Path("report.html"), metavar="FILE.html",
+                        help="the page (default report.html)")
+    report.add_argument("--reference", metavar="NAME",
+                        help="the config (or model) every other is tested against (default: each store's first)")
+    report.add_argument("--metric", default="mse",
+                        help="the metric compared (default mse; in an older file without it, test_<metric>)")
+    report.set_defaults(func=run_report)
     return parser
 
 
@@ -289,6 +314,33 @@ def run_explain(args: argparse.Namespace) -> int:
         print("note: an untrained core (pass --checkpoint DIR for one trained by hybrid fit --checkpoint-dir DIR)")
     print(explain(core, data, int(origins[args.window]), channel, args.top).text())
     return 0
+
+
+def run_report(args: argparse.Namespace) -> int:
+    check_output(args.out, "--out")
+    _check_writable(args.out, "--out", folder=False)
+    stores = [read_store(path, args.metric) for path in args.results]
+    print(f"wrote {write_page(args.out, results_page(stores, args.reference))}")
+    return 0
+
+
+def _report_path(args: argparse.Namespace, out: Path) -> Path | None:
+    """--report: where the page goes (default <out>/report.html), checked like every output."""
+    if args.report is None:
+        return None
+    path = Path(args.report) if args.report else out / "report.html"
+    check_output(path, "--report")
+    _check_writable(path, "--report", folder=False)
+    return path
+
+
+def _fit_facts(args: argparse.Namespace, data: SeriesBundle) -> list[str]:
+    """The report's lines under its title: the command, the data, the commit."""
+    start, end = data.split.test
+    return [f"<code>{html.escape('hybrid ' + shlex.join(args.argv))}</code>",
+            html.escape(f"{data.name}: {len(data.values)} {data.freq.name} rows x {data.n_channels} series, "
+                        f"seq_len {data.seq_len}, horizon {data.horizon}, split {data.split.rule} (test rows "
+                        f"{start}-{end - 1}); commit {short_commit(git_commit())}")]
 
 
 def run_select(args: argparse.Namespace) -> int:
@@ -480,6 +532,7 @@ def _fit_groups(args: argparse.Namespace, groups: list[SeriesBundle], say) -> in
     out = args.out or Path("runs") / f"{groups[0].name}-H{groups[0].horizon}"
     _check_writable(out, "--out")
     _check_writable(args.save, "--save")
+    report = _report_path(args, out)
     model = _hybrid(args, refit=False).fit(groups)
     wide = model.comparison()
     markdown = to_markdown(wide)
@@ -488,8 +541,9 @@ def _fit_groups(args: argparse.Namespace, groups: list[SeriesBundle], say) -> in
           "(each split on its own; MSE/MAE on each series' z-scored scale)")
     test = wide.set_index("model").test_mse
     singles = test.drop("hybrid")
-    print(f"hybrid {verdict(test['hybrid'], singles.min())} the best single model ({singles.idxmin()}): test MSE "
-          f"{test['hybrid']:.4f} against {singles.min():.4f}.\nrouter: {model.fit_.router.describe()}")
+    said = (f"hybrid {verdict(test['hybrid'], singles.min())} the best single model ({singles.idxmin()}): test MSE "
+            f"{test['hybrid']:.4f} against {singles.min():.4f}.\nrouter: {model.fit_.router.describe()}")
+    print(said)
     forecast = model.predict(level=(80, 95))
     config = {"command": "hybrid " + shlex.join(args.argv),
               "created": datetime.now(timezone.utc).isoformat(timespec="seconds"), "commit": git_commit(),
@@ -503,6 +557,15 @@ def _fit_groups(args: argparse.Namespace, groups: list[SeriesBundle], say) -> in
                          "forecast.png": future_png(groups, forecast, model.fit_.members, (80, 95)),
                          "config.json": json.dumps(config, indent=2, default=str) + "\n"})
     say(f"wrote {out}/comparison.csv, comparison.md, config.json, forecast.png (the future)")
+    if report is not None:
+        # the windows and weights of one group: each has its own test windows and calendar
+        data, engine = model.fit_.bundles[0], model.fit_.engines[0]
+        scope = (f"The figures below are those of the first of {len(groups)} groups of series "
+                 f"({', '.join(data.columns[:6])}{', ...' if data.n_channels > 6 else ''}); the table pools them all.")
+        title = f"{groups[0].name}, seq_len {model.seq_len_}, horizon {model.horizon_}"
+        page = fit_page(title, _fit_facts(args, groups[0]), wide, said, data, [*engine.members_, engine],
+                        groups[0].origins("test"), scope)
+        say(f"wrote {write_page(report, page)}")
     _save_future(args, groups, say)
     return 0
 
@@ -534,6 +597,7 @@ def run_fit(args: argparse.Namespace) -> int:
     out = args.out or Path("runs") / f"{data.name}-H{data.horizon}"
     _check_writable(out, "--out")
     _check_writable(args.save, "--save")
+    report = _report_path(args, out)
     say(f"{data.name}: {len(data.values)} {data.freq.name} rows x {data.n_channels} channels, "
         f"seq_len={data.seq_len}, horizon={data.horizon}, split {data.split.rule} "
         f"(train {data.split.train}, val {data.split.val}, test {data.split.test})")
@@ -552,8 +616,9 @@ def run_fit(args: argparse.Namespace) -> int:
     best = wide.loc[wide.best == "*", "model"].iloc[0]
     print(f"* lowest test MSE: {best}. MSE/MAE on the z-scored scale; *_orig, sMAPE (%) and MASE "
           "on the original scale.")
-    if isinstance(models[-1], HybridForecaster):
-        print(fused_verdict(wide, models[-1], data, models))
+    said = fused_verdict(wide, models[-1], data, models) if isinstance(models[-1], HybridForecaster) else ""
+    if said:
+        print(said)
     config = _config(args, data, models)
     last_test_origin = int(data.origins("test")[-1])
     _write_outputs(out, {
@@ -564,6 +629,9 @@ def run_fit(args: argparse.Namespace) -> int:
         "config.json": json.dumps(config, indent=2, default=str) + "\n",
     })
     say(f"wrote {out}/comparison.csv, comparison.md, config.json, forecast.png")
+    if report is not None:
+        title = f"{data.name}, seq_len {data.seq_len}, horizon {data.horizon}"
+        say(f"wrote {write_page(report, fit_page(title, _fit_facts(args, data), wide, said, data, models))}")
     _save_future(args, data, say)
     return 0
 

@@ -9,13 +9,14 @@ import matplotlib
 
 matplotlib.use("Agg")  # files only: no screen on the machines this runs on
 import matplotlib.pyplot as plt  # noqa: E402
+import numpy as np  # noqa: E402
 import pandas as pd  # noqa: E402
 
 from hybrid.foundation.data import SeriesBundle  # noqa: E402
 from hybrid.foundation.forecaster import Forecaster  # noqa: E402
 from hybrid.foundation.periods import Period, calendar_periods, periodogram  # noqa: E402
 
-MAX_PANELS = 12  # periodograms on one figure; more would be unreadable
+MAX_PANELS = 12  # panels on one figure (periodograms, series, groups); more would be unreadable
 
 
 def forecast_png(data: SeriesBundle, models: Sequence[Forecaster], origin: int, channel: int) -> bytes:
@@ -99,5 +100,87 @@ def periods_png(data: SeriesBundle, found: dict[str, list[Period]]) -> bytes:
     start, end = data.split.train
     more = f" (first {MAX_PANELS} of {len(found)})" if len(found) > MAX_PANELS else ""
     fig.suptitle(f"{data.name}: share of spectral power by period, training rows {start}-{end - 1}{more}", fontsize=10)
+    fig.tight_layout()
+    return _png(fig)
+
+
+def weights_png(timestamps: pd.DatetimeIndex, weights: np.ndarray, members: Sequence[str], title: str) -> bytes:
+    """The router's weights [n, M] (each row summing to 1) over the origins at `timestamps`, a
+    stacked area per member. Returns PNG bytes."""
+    fig, ax = plt.subplots(figsize=(10, 3.6), dpi=100)
+    ax.stackplot(timestamps, weights.T, labels=members, alpha=0.85, lw=0)
+    ax.set_ylim(0, 1)
+    ax.set_xlim(timestamps[0], timestamps[-1])
+    ax.set_ylabel("weight")
+    ax.set_title(title, fontsize=10)
+    ax.legend(loc="upper left", bbox_to_anchor=(1.01, 1), fontsize=8, frameon=False)
+    fig.autofmt_xdate()
+    fig.tight_layout()
+    return _png(fig)
+
+
+def period_weights_png(groups: dict[str, list[str]], weights: dict[str, float], title: str) -> bytes:
+    """A bar per followed period (`groups`: period -> its members), stacked by its members'
+    mean `weights`, the heaviest period on top. Returns PNG bytes."""
+    order = sorted(groups, key=lambda key: sum(weights[m] for m in groups[key]))
+    fig, ax = plt.subplots(figsize=(10, 0.55 * len(order) + 1.2), dpi=100)
+    for y, key in enumerate(order):
+        left = 0.0
+        for member in groups[key]:
+            ax.barh(y, weights[member], left=left, color=f"C{list(weights).index(member) % 10}", edgecolor="white")
+            if weights[member] > 0.04:  # a name on a sliver would cover its neighbours
+                ax.text(left + weights[member] / 2, y, member, ha="center", va="center", fontsize=8)
+            left += weights[member]
+    ax.set_yticks(range(len(order)), [f"period {key}" if key != "none" else "no period" for key in order])
+    ax.set_xlim(0, 1)
+    ax.set_xlabel("mean weight")
+    ax.set_title(title, fontsize=10)
+    fig.tight_layout()
+    return _png(fig)
+
+
+def ablation_png(table: pd.DataFrame, label: str, reference: str, metric: str,
+                 by: Sequence[str] = ("dataset", "horizon")) -> bytes:
+    """`seeded_table`'s means as bars with their standard deviation over seeds as error bars, a
+    panel per `by` group (the first `MAX_PANELS`), the reference in another colour. Returns PNG bytes."""
+    groups = list(table.groupby(list(by), sort=True))
+    shown = groups[:MAX_PANELS]
+    names = list(dict.fromkeys(table[label]))
+    cols = min(len(shown), 3)
+    rows = -(-len(shown) // cols)
+    fig, axes = plt.subplots(rows, cols, figsize=(min(4.2 * cols, 13), 0.28 * len(names) * rows + 1.4 * rows),
+                             dpi=100, squeeze=False)
+    for ax, (key, group) in zip(axes.flat, shown):
+        group = group.set_index(label).reindex([n for n in names if n in set(group[label])])
+        colours = ["tab:orange" if n == reference else "tab:blue" for n in group.index]
+        ax.barh(range(len(group)), group["mean"], xerr=group["std"], color=colours, capsize=3,
+                error_kw={"lw": 0.8})
+        ax.set_yticks(range(len(group)), group.index, fontsize=8)
+        ax.invert_yaxis()
+        ax.tick_params(axis="x", labelsize=8)
+        ax.set_title(" · ".join(f"{c}={v}" if c == "horizon" else str(v)
+                                for c, v in zip(by, key if isinstance(key, tuple) else (key,))), fontsize=9)
+    for ax in list(axes.flat)[len(shown):]:
+        ax.set_visible(False)
+    more = f" (first {MAX_PANELS} of {len(groups)} groups)" if len(groups) > MAX_PANELS else ""
+    fig.suptitle(f"{metric}: mean ± std over seeds; orange: {reference}{more}", fontsize=10)
+    fig.tight_layout(rect=(0, 0, 1, 1 - 0.3 / fig.get_figheight()))  # room for the title above the panels
+    return _png(fig)
+
+
+def cost_png(runs: pd.DataFrame, label: str, metric: str, costs: Sequence[tuple[str, str]]) -> bytes:
+    """A scatter per cost column (`costs`: column, axis title) against `metric`, a point per run,
+    a colour per label. Returns PNG bytes."""
+    names = list(dict.fromkeys(runs[label]))
+    fig, axes = plt.subplots(1, len(costs), figsize=(5.2 * len(costs) + 2.2, 4), dpi=100, squeeze=False)
+    for ax, (column, title) in zip(axes[0], costs):
+        for i, name in enumerate(names):
+            mine = runs[runs[label] == name]
+            ax.scatter(mine[column], mine[metric], s=22, color=f"C{i % 10}", marker="os^Dv<>"[i // 10 % 7],
+                       alpha=0.8, label=name)
+        ax.set_xlabel(title)
+        ax.set_ylabel(metric)
+        ax.grid(alpha=0.3)
+    axes[0, -1].legend(loc="upper left", bbox_to_anchor=(1.01, 1), fontsize=7, frameon=False)
     fig.tight_layout()
     return _png(fig)
