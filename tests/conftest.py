@@ -32,3 +32,13 @@ def csv_path(tmp_path: Path) -> Path:
     path = tmp_path / "synthetic.csv"
     wide_frame(noise=0.1).to_csv(path, index=False)
     return path
+
+
+def two_ids_on_other_dates(path: Path) -> Path:
+    """A long hourly file of two ids that start on different dates and differ in length."""
+    parts = []
+    for uid, start, n in (("a", "2020-01-01", 700), ("b", "2020-01-05", 620)):
+        frame = wide_frame(n=n, channels=1, seed=len(parts), noise=0.1)
+        parts.append(pd.DataFrame({"unique_id": uid, "ds": pd.date_range(start, periods=n, freq="h"), "y": frame.s0}))
+    pd.concat(parts).to_csv(path, index=False)
+    return path

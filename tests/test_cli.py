@@ -8,7 +8,7 @@ import pandas as pd
 import pytest
 
 from hybrid.product.cli import main
-from tests.conftest import wide_frame
+from tests.conftest import two_ids_on_other_dates, wide_frame
 
 
 def test_fit_end_to_end_on_a_synthetic_csv(csv_path, tmp_path, capsys):
@@ -238,12 +238,7 @@ def test_forecast_refuses_bad_arguments_in_one_line(csv_path, tmp_path, capsys, 
 
 
 def test_fit_on_a_long_file_whose_ids_differ_in_dates_and_length(tmp_path, capsys):
-    parts = []
-    for uid, start, n in (("a", "2020-01-01", 700), ("b", "2020-01-05", 620)):
-        frame = wide_frame(n=n, channels=1, seed=len(parts), noise=0.1)
-        parts.append(pd.DataFrame({"unique_id": uid, "ds": pd.date_range(start, periods=n, freq="h"), "y": frame.s0}))
-    path = tmp_path / "long.csv"
-    pd.concat(parts).to_csv(path, index=False)
+    path = two_ids_on_other_dates(tmp_path / "long.csv")
     out = tmp_path / "run"
     rc = main(["fit", "--data", str(path), "--seq-len", "48", "--horizon", "12", "--models", "snaive,linear",
                "--out", str(out), "--quiet"])

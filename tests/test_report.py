@@ -9,13 +9,12 @@ import re
 import struct
 
 import numpy as np
-import pandas as pd
 import pytest
 
 from hybrid.foundation.runstore import write_runs
 from hybrid.product.cli import main
 from tests.chromium import NAMES, Chromium, find_chromium
-from tests.conftest import wide_frame
+from tests.conftest import two_ids_on_other_dates, wide_frame
 
 # a core that trains in seconds: a random one-layer backbone, no prompt, a twentieth of an epoch
 FAST_CORE = ["--backbone", "tiny-random-llama", "--llm-layers", "1", "--prototypes", "16", "--vocab-size", "64",
@@ -148,12 +147,7 @@ def test_fit_report_that_cannot_be_written_is_refused_before_any_fit(csv_path, t
 
 
 def test_fit_report_of_series_that_do_not_share_their_dates(tmp_path, browser):
-    parts = []
-    for uid, start, n in (("a", "2020-01-01", 700), ("b", "2020-01-05", 620)):
-        frame = wide_frame(n=n, channels=1, seed=len(parts), noise=0.1)
-        parts.append(pd.DataFrame({"unique_id": uid, "ds": pd.date_range(start, periods=n, freq="h"), "y": frame.s0}))
-    path = tmp_path / "long.csv"
-    pd.concat(parts).to_csv(path, index=False)
+    path = two_ids_on_other_dates(tmp_path / "long.csv")
     assert main(["fit", "--data", str(path), "--seq-len", "48", "--horizon", "12", "--models", "snaive,linear",
                  "--out", str(tmp_path / "run"), "--report", "--quiet"]) == 0
     page = (tmp_path / "run" / "report.html").read_text()
