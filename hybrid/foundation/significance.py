@@ -89,14 +89,15 @@ def seeded_markdown(table: pd.DataFrame, reference: str, label: str = "config",
     columns = list(columns)
     groups = sorted({tuple(r) for r in table[columns].itertuples(index=False)})
     names = list(dict.fromkeys(table[label]))
-    best = {g: table[(table[columns].apply(tuple, axis=1) == g)]["mean"].min() for g in groups}
+    keys = table[columns].apply(tuple, axis=1)  # each row's column group, once for every cell below
+    best = {g: table.loc[keys == g, "mean"].min() for g in groups}
     head = "| " + label + " | " + " | ".join(" ".join(f"{c}={v}" if c == "horizon" else str(v)
                                                      for c, v in zip(columns, g)) for g in groups) + " |"
     lines = [head, "|" + " --- |" * (len(groups) + 1)]
     for name in names:
         cells = []
         for g in groups:
-            match = table[(table[label] == name) & (table[columns].apply(tuple, axis=1) == g)]
+            match = table[(table[label] == name) & (keys == g)]
             if match.empty:
                 cells.append("")
                 continue
