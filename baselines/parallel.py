@@ -1,4 +1,5 @@
-"""Run one function per channel, on every core when there is more than one channel."""
+"""Run one function per channel, on every core (or as Ray tasks, under the ray backend) when there
+is more than one channel."""
 
 from __future__ import annotations
 
@@ -12,6 +13,7 @@ from typing import Any
 
 from joblib import Parallel, delayed, parallel_config
 
+from hybrid.foundation.backend import current_backend, ray_map
 from hybrid.foundation.runinfo import available_cores
 
 PR_SET_PDEATHSIG = 1
@@ -38,8 +40,11 @@ def map_channels(func: Callable[..., Any], tasks: Sequence[tuple], n_jobs: int |
 
     Channels are independent series, so their fits are independent tasks; processes (not
     threads) because the statistical fitters hold the GIL in Python code. joblib's loky backend
-    limits each worker's BLAS threads, so two workers on two cores do not oversubscribe.
+    limits each worker's BLAS threads, so two workers on two cores do not oversubscribe. Under
+    the ray backend (`hybrid.foundation.backend`) each channel is a Ray task instead.
     """
+    if current_backend() == "ray" and len(tasks) > 1:
+        return ray_map(func, tasks)
     workers = n_workers(n_jobs, len(tasks))
     if workers == 1:
         return [func(*task) for task in tasks]

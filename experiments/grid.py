@@ -33,8 +33,8 @@ from tqdm.auto import tqdm
 
 from experiments.record import COMMIT_AT_START, RESULTS, TreeMemory, write_result
 from hybrid.core.config import TrainConfig
+from hybrid.foundation.backend import start_ray
 from hybrid.foundation.data import SeriesBundle, load
-from hybrid.foundation.runinfo import SOURCE_ROOT as ROOT
 from hybrid.foundation.runinfo import machine
 from hybrid.foundation.runstore import read_runs, write_runs
 from hybrid.foundation.settings import add_flags, flag_values, setting
@@ -180,12 +180,7 @@ class Grid:
             return
         import ray
 
-        if not ray.is_initialized():
-            # the workers import the benchmarks and the package from this checkout, and read the same data
-            env = {"PYTHONPATH": os.pathsep.join(filter(None, [str(ROOT), os.environ.get("PYTHONPATH")])),
-                   **{k: v for k, v in os.environ.items() if k.startswith("HYBRID_")}}
-            ray.init(address=engine.address, include_dashboard=False, log_to_driver=True,
-                     runtime_env={"env_vars": env})
+        start_ray(engine.address)  # the workers import the benchmarks from this checkout, and read the same data
         cpus = max(n["Resources"].get("CPU", 0) for n in ray.nodes() if n["Alive"]) if self.exclusive \
             else engine.cell_cpus
         task = ray.remote(_timed).options(num_cpus=cpus, memory=int(engine.cell_memory_gb * 2**30),

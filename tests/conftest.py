@@ -27,6 +27,15 @@ def _private_cache(tmp_path, monkeypatch):
     monkeypatch.setenv("HYBRID_CACHE_DIR", str(tmp_path / "hybrid-cache"))
 
 
+@pytest.fixture(scope="session")
+def local_ray():
+    """Ray on this machine's two cores, started once for the tests that need it."""
+    ray = pytest.importorskip("ray")
+    ray.init(num_cpus=2, include_dashboard=False, log_to_driver=False)
+    yield ray
+    ray.shutdown()
+
+
 @pytest.fixture
 def csv_path(tmp_path: Path) -> Path:
     path = tmp_path / "synthetic.csv"

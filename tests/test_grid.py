@@ -25,13 +25,6 @@ def refuse(cell: Cell) -> dict:
     raise AssertionError(f"{cell} should have been read from the store")
 
 
-@pytest.fixture(scope="module")
-def local_ray():
-    ray.init(num_cpus=2, include_dashboard=False, log_to_driver=False)
-    yield
-    ray.shutdown()
-
-
 @pytest.fixture
 def results(tmp_path, monkeypatch):
     monkeypatch.setattr(grid_module, "RESULTS", tmp_path)

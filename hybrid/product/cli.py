@@ -18,6 +18,7 @@ from pathlib import Path
 from baselines.prophet import VERBOSE_ENV
 from hybrid.core.config import Architecture, CoreSettings, TrainConfig
 from hybrid.foundation import registry
+from hybrid.foundation.backend import BACKENDS, use_backend
 from hybrid.foundation.cache import CachedForecaster, ForecastCache
 from hybrid.foundation.data import ReadOptions, SeriesBundle, load, load_groups
 from hybrid.foundation.errors import InputError
@@ -89,6 +90,12 @@ def _router_arguments(parser: argparse.ArgumentParser) -> None:
                         "the data holds; 0: the validation windows alone). Each costs a fit of every member")
 
 
+def _backend_argument(parser: argparse.ArgumentParser) -> None:
+    parser.add_argument("--backend", default="local", choices=BACKENDS,
+                        help="where the per-series work runs: local (this machine's cores, default) or ray (Ray tasks, "
+                        "on this machine or the cluster in $RAY_ADDRESS; the same forecasts)")
+
+
 def _periods_argument(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--periods", default="none", metavar="auto|none|LIST",
                         help="the periods the seasonal models (snaive, ets, arima) and the core follow, each model "
@@ -123,6 +130,7 @@ def build_parser() -> argparse.ArgumentParser:
                      help="folder for comparison.csv, comparison.md, config.json and forecast.png "
                      "(default: runs/<data>-H<horizon>)")
     _router_arguments(fit)
+    _backend_argument(fit)
     fit.add_argument("--no-fused", action="store_true", help="leave out the fused row")
     _periods_argument(fit)
     _core_arguments(fit, "the Time-LLM core (--models ...,timellm)")
@@ -156,6 +164,7 @@ def build_parser() -> argparse.ArgumentParser:
     fc.add_argument("--models", default=DEFAULT_MEMBERS, metavar="LIST",
                     help=f"comma-separated forecasters or a family (default {DEFAULT_MEMBERS})")
     _router_arguments(fc)
+    _backend_argument(fc)
     fc.add_argument("--level", default="80,95", metavar="LIST",
                     help="prediction interval levels in percent, comma-separated (default 80,95; none for no interval)")
     fc.add_argument("--no-refit", action="store_true",
@@ -184,6 +193,7 @@ def build_parser() -> argparse.ArgumentParser:
     sel.add_argument("--models", default=DEFAULT_MEMBERS, metavar="LIST",
                      help=f"comma-separated forecasters to choose between (default {DEFAULT_MEMBERS})")
     _router_arguments(sel)
+    _backend_argument(sel)
     sel.add_argument("--out", type=Path, metavar="FILE", help="also write every series' choice to FILE (.csv or .json)")
     sel.add_argument("--limit", type=int, default=20, help="series printed (default 20; --out holds all)")
     _periods_argument(sel)
@@ -352,9 +362,10 @@ def run_select(args: argparse.Namespace) -> int:
     periods = _periods(args.periods)
     data = args.data if args.target is None else load(args.data, target=args.target, seq_len=args.seq_len,
                                                         horizon=args.horizon, read=_read(args))
-    selection = select(data, models=args.models, mode=args.router, backtest_blocks=args.backtest_blocks, seq_len=args.seq_len, horizon=args.horizon,
-                       read=_read(args), cache=not args.no_cache, model_params=_model_params(args),
-                       progress=not args.quiet, periods=periods)
+    with use_backend(args.backend):
+        selection = select(data, models=args.models, mode=args.router, backtest_blocks=args.backtest_blocks,
+                           seq_len=args.seq_len, horizon=args.horizon, read=_read(args), cache=not args.no_cache,
+                           model_params=_model_params(args), progress=not args.quiet, periods=periods)
     print(selection.text(limit=args.limit))
     if args.out is not None:
         selection.write(args.out)
@@ -465,7 +476,7 @@ def _hybrid(args: argparse.Namespace, refit: bool = True) -> Hybrid:
     """The front door with the command's settings."""
     return Hybrid(models=args.models, router=args.router, backtest_blocks=args.backtest_blocks, horizon=args.horizon,
                   seq_len=args.seq_len, refit=refit, periods=_periods(args.periods), model_params=_model_params(args),
-                  cache=not args.no_cache, progress=not args.quiet, **flag_values(args, ReadOptions))
+                  cache=not args.no_cache, progress=not args.quiet, backend=args.backend, **flag_values(args, ReadOptions))
 
 
 def run_forecast(args: argparse.Namespace) -> int:

@@ -19,12 +19,13 @@ its forecast there.
 from __future__ import annotations
 
 import dataclasses
+import functools
 import json
 import os
 import shutil
 import tempfile
 import warnings
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from importlib.metadata import PackageNotFoundError, version
 from pathlib import Path
@@ -34,6 +35,7 @@ import numpy as np
 import pandas as pd
 from tqdm.auto import tqdm
 
+from hybrid.foundation.backend import BACKENDS, use_backend
 from hybrid.foundation.cache import CachedForecaster
 from hybrid.foundation.data import (ReadOptions, SeriesBundle, Split, cutoff_split, from_series, load_groups, per_series,
                                     take_rows, validation_rows)
@@ -122,6 +124,15 @@ class _Fit:
         return out[[*head, *self.members, FUSED, *bounds]]
 
 
+def _on_backend(method: Callable) -> Callable:
+    """`method` with its per-series work on the instance's backend."""
+    @functools.wraps(method)
+    def run(self: "Hybrid", *args: Any, **kwargs: Any) -> Any:
+        with use_backend(self.backend):
+            return method(self, *args, **kwargs)
+    return run
+
+
 class Hybrid:
     """Classical models and the Time-LLM core fused by a router, in one estimator.
 
@@ -139,7 +150,9 @@ class Hybrid:
     (`{"timellm": {"epochs": 2}}`). `cache`: read and keep the members' forecasts in the forecast
     cache. `fill`: fill NaN values and missing timestamps ("ffill" or "interpolate") instead of
     refusing the data. `dayfirst`, `date_unit`: how dates are read where they cannot tell it
-    (`hybrid.foundation.data.ReadOptions`).
+    (`hybrid.foundation.data.ReadOptions`). `backend`: where the per-series work of fitting and
+    forecasting runs: `local` (this machine's cores) or `ray` (Ray tasks, on this machine or the
+    cluster in $RAY_ADDRESS; the same forecasts either way).
     """
 
     def __init__(self, models: str | Sequence[str] = DEFAULT_MEMBERS, router: str = "auto", freq: str | None = None,
@@ -147,7 +160,7 @@ class Hybrid:
                  periods: str | Sequence[int] = (), model_params: dict[str, dict] | None = None,
                  fill: str | None = None, cache: bool = True, seed: int = 0, progress: bool = True,
                  backtest_blocks: int = BACKTEST_BLOCKS, dayfirst: bool | None = None,
-                 date_unit: str | None = None) -> None:
+                 date_unit: str | None = None, backend: str = "local") -> None:
         self.models = models
         self.router = router
         self.freq = freq
@@ -163,17 +176,20 @@ class Hybrid:
         self.backtest_blocks = backtest_blocks
         self.dayfirst = dayfirst
         self.date_unit = date_unit
+        self.backend = backend
 
     def get_params(self) -> dict[str, Any]:
         return {k: getattr(self, k) for k in ("models", "router", "freq", "horizon", "seq_len", "refit", "periods",
                                               "model_params", "fill", "cache", "seed", "progress", "backtest_blocks",
-                                              "dayfirst", "date_unit")}
+                                              "dayfirst", "date_unit", "backend")}
 
     def __repr__(self) -> str:
         return f"Hybrid({', '.join(f'{k}={v!r}' for k, v in self.get_params().items())})"
 
     # ---------------------------------------------------------------------------------- fitting
     def _check(self) -> None:
+        if self.backend not in BACKENDS:
+            raise InputError(f"unknown backend '{self.backend}'; use {' or '.join(BACKENDS)}")
         if self.router not in MODES:
             raise InputError(f"unknown router '{self.router}'; known: {', '.join(MODES)}")
         for name, value in (("horizon", self.horizon), ("seq_len", self.seq_len)):
@@ -218,6 +234,7 @@ class Hybrid:
         extra = split.test[1] - len(base.raw)
         return (base.extended(extra, self.freq) if extra > 0 else base).with_split(split)
 
+    @_on_backend
     def fit(self, df: Data) -> "Hybrid":
         """Fit on a long frame (`unique_id`, `ds`, `y`; series may differ in dates and length),
         a wide one (a date column and one column per series), a CSV path, a dataset name or a
@@ -238,6 +255,7 @@ class Hybrid:
         return self.fit_
 
     # ------------------------------------------------------------------------------- forecasting
+    @_on_backend
     def predict(self, h: int | None = None, level: Sequence[float] | float | None = (80, 95),
                 df: Data | None = None) -> pd.DataFrame:
         """The next `h` values of every series after its last timestamp (default: the fitted
@@ -303,6 +321,7 @@ class Hybrid:
                              f"fit with Hybrid(horizon={h})")
         return int(h)
 
+    @_on_backend
     def cross_validation(self, df: Data | None = None, h: int | None = None, n_windows: int = 1,
                          step_size: int = 1, refit: bool | int = True,
                          level: Sequence[float] | float | None = None) -> pd.DataFrame:
@@ -338,6 +357,7 @@ class Hybrid:
         return pd.concat(frames, ignore_index=True)
 
     # -------------------------------------------------------------------------------- evaluation
+    @_on_backend
     def evaluate(self) -> pd.DataFrame:
         """Every member and the fused forecast scored on the validation and test windows of the
         data's own split (the public protocol: z-scored MSE/MAE over every window, stride 1, and
@@ -379,6 +399,7 @@ class Hybrid:
             self.backtest_ = self._fit_at(self.bases_, ends, ends, False, self.members_)
         return self.backtest_
 
+    @_on_backend
     def backtest(self, part: str = "test", level: Sequence[float] | float | None = None) -> pd.DataFrame:
         """The forecasts from every window of the validation or test part of the data's own
         split (stride 1), as `cross_validation` gives them: `cutoff`, `y`, every member, `hybrid`
@@ -395,6 +416,7 @@ class Hybrid:
         table = self.evaluate().assign(fit_seconds=np.nan)
         return summary(table).drop(columns="fit_seconds")
 
+    @_on_backend
     def select(self, n_drivers: int = 3) -> "Selection":
         """For each series, which member to use, with the router's weights and the reasons
         (`hybrid.product.select`), on the data `fit` was given, each series' latest window."""

@@ -19,6 +19,7 @@ from typing import Any
 import numpy as np
 from tqdm.auto import tqdm
 
+from hybrid.foundation.backend import current_backend, ray_map
 from hybrid.foundation.cache import CachedForecaster, ForecastCache
 from hybrid.foundation.data import SeriesBundle, backtest_blocks, backtest_split, from_series
 from hybrid.foundation.errors import InputError, cannot_forecast
@@ -270,14 +271,23 @@ class HybridForecaster(Forecaster):
         return from_series(self.router_.weights(rows), data.n_channels)
 
 
+def _fit_group(engine: HybridForecaster, data: SeriesBundle) -> HybridForecaster:
+    return engine.fit_members(data, drop_failing=True)
+
+
 def fit_everywhere(engines: Sequence[HybridForecaster], bundles: Sequence[SeriesBundle],
                    progress: bool = False) -> dict[str, str]:
     """Fit each engine's members on its bundle; a member some bundle cannot be forecast by (too
     short a history for its season, ...) is left out of every engine, so that one router serves
-    them all. Returns what was left out and why."""
-    for engine, data in zip(tqdm(engines, desc="series groups", unit="group", disable=not progress, leave=False),
-                            bundles):
-        engine.fit_members(data, drop_failing=True)
+    them all. Returns what was left out and why. Under the ray backend each group is a Ray task."""
+    if current_backend() == "ray" and len(engines) > 1:
+        # a task fits a copy of the engine; the caller's engines then take the fitted copies' state
+        for engine, fitted in zip(engines, ray_map(_fit_group, list(zip(engines, bundles)))):
+            vars(engine).update(vars(fitted))
+    else:
+        for engine, data in zip(tqdm(engines, desc="series groups", unit="group", disable=not progress,
+                                     leave=False), bundles):
+            engine.fit_members(data, drop_failing=True)
     dropped = {k: f"{data.name}: {v}" for e, data in zip(engines, bundles) for k, v in e.dropped_.items()}
     for engine in engines:
         engine.drop(list(dropped))
