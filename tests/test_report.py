@@ -90,6 +90,23 @@ def test_report_of_result_stores_opens_in_a_browser(tmp_path, browser, capsys):
     _opened(browser, out, tmp_path, images=3)
 
 
+def test_a_record_s_questions_give_a_table_each_against_its_own_reference(tmp_path):
+    store = _grid_store(tmp_path / "grid.parquet")
+    store.with_suffix(".json").write_text(json.dumps({"store": store.name, "questions": {
+        "Is close as good?": ["base", "close"], "Does better win?": ["close", "better"]}}))
+    out = tmp_path / "report.html"
+    assert main(["report", str(store), "--out", str(out)]) == 0
+    page = out.read_text()
+    first, second = page.split("<h3>Is close as good?</h3>")[1].split("<h3>Does better win?</h3>")
+    assert "base (reference)" in first and "better" not in first.split("<h4>")[0]
+    assert first.split("<h4>")[0].count('class="ns"') == 2  # close vs base: not significant at either horizon
+    assert "close (reference)" in second and "base" not in second.split("<h4>")[0]
+    assert second.split("<h4>")[0].count('class="ns"') == 0  # better beats close at every window
+    # --reference asks for one table of every label again
+    assert main(["report", str(store), "--reference", "base", "--out", str(out)]) == 0
+    assert "<h3>Is close as good?</h3>" not in out.read_text()
+
+
 def test_fit_report_opens_in_a_browser(tmp_path, browser):
     csv = tmp_path / "s.csv"
     wide_frame(noise=0.1).to_csv(csv, index=False)

@@ -164,6 +164,8 @@ class Store:
     metric: str | None  # the metric column ("mse", or an older file's "test_mse")
     notes: list[str] = field(default_factory=list)
     missing: str = ""  # why there is no comparison table, where there is none
+    # the record's questions: each a title, the labels it compares and its reference (the first)
+    questions: dict[str, list[str]] = field(default_factory=dict)
 
     @property
     def labels(self) -> list[str]:
@@ -173,8 +175,9 @@ class Store:
 def read_store(path: Path, metric: str = "mse") -> Store:
     """A result store: a Parquet file of the grid (a row per run), or a JSON result file (an
     older one's "rows", where no seed is seed 0 and no status is ok; or the Parquet store its
-    "store" names, beside it). Rows of a `split` column other than test are left out. An
-    unreadable file is an `InputError`."""
+    "store" names, beside it). Rows of a `split` column other than test are left out. The
+    record (the JSON, or the one beside a Parquet store) may declare `questions`: a table per
+    title over the labels it lists, against the first. An unreadable file is an `InputError`."""
     if not path.is_file():
         raise InputError(f"{path}: no such file (give result stores: Parquet files, or JSON result files)")
     try:
@@ -200,7 +203,18 @@ def read_store(path: Path, metric: str = "mse") -> Store:
                          f"{str(exc).splitlines()[0] if str(exc) else type(exc).__name__}") from None
     if runs.empty:
         raise InputError(f"{path}: holds no runs")
-    return _normalised(path, runs, metric)
+    store = _normalised(path, runs, metric)
+    store.questions = _questions(path)
+    return store
+
+
+def _questions(path: Path) -> dict[str, list[str]]:
+    record = path if path.suffix.lower() == ".json" else path.with_suffix(".json")
+    try:
+        questions = json.loads(record.read_text(encoding="utf-8")).get("questions", {})
+    except (OSError, ValueError, AttributeError):  # no record beside the store, or not one of ours: one table
+        return {}
+    return {str(k): [str(v) for v in labels] for k, labels in questions.items() if isinstance(labels, list) and labels}
 
 
 def _normalised(path: Path, runs: pd.DataFrame, metric: str) -> Store:
@@ -274,13 +288,18 @@ def store_section(store: Store, reference: str | None = None) -> str:
         ok = ok[np.isfinite(pd.to_numeric(ok[store.metric], errors="coerce"))]
         if ok.empty:
             parts.append(note(f"No run finished with a {store.metric}: no table.", missing=True))
+        elif store.questions and reference is None:
+            parts += [section(title, _compared(store, ok[ok[store.label].isin(labels)], labels[0], level=4), level=3)
+                      for title, labels in store.questions.items() if ok[store.label].isin(labels).any()]
         else:
             parts.append(_compared(store, ok, reference or store.labels[0]))
     parts.append(_failed(store, failed))
     return section(str(store.path.name), *parts)
 
 
-def _compared(store: Store, ok: pd.DataFrame, reference: str) -> str:
+def _compared(store: Store, ok: pd.DataFrame, reference: str, level: int = 3) -> str:
+    """The seeded table against `reference`, the ablation bars and cost against accuracy (their
+    headings at `level`)."""
     label, metric = store.label, store.metric
     ok = ok.astype({metric: float})
     table = seeded_table(ok, reference, by=BY, label=label, metric=metric)
@@ -291,21 +310,21 @@ def _compared(store: Store, ok: pd.DataFrame, reference: str) -> str:
     parts.append(section(f"Ablation: {metric} per {label}", figure(
         ablation_png(table, label, reference, metric, BY), f"{metric} by {label} with error bars",
         f"Mean {metric} over seeds per {label}, the error bar one standard deviation over seeds; "
-        f"{reference} (the reference) in orange."), level=3))
+        f"{reference} (the reference) in orange."), level=level))
     costs = [(c, title) for c, title in COSTS if c in ok and pd.to_numeric(ok[c], errors="coerce").notna().any()]
     # one measure of time and one of memory: the finer where a grid has both
     costs = [(c, t) for c, t in costs if c == next(k for k, _ in costs if _kind(k) == _kind(c))]
     if not costs:
         parts.append(section("Cost against accuracy", note(
             f"No cost columns ({', '.join(f'`{c}`' for c, _ in COSTS)}) in this store.", missing=True),
-            level=3))
+            level=level))
     else:
         shared = (" A cell that returns a row per member records its seconds and memory once, for all of them."
                   if "model" in ok and ok.groupby([*BY, "seed"], sort=False)["model"].nunique().max() > 1 else "")
         points = ok.astype({c: float for c, _ in costs})
         parts.append(section("Cost against accuracy", figure(
             cost_png(points, label, metric, costs), f"cost against {metric}",
-            f"A point per run: {' and '.join(t for _, t in costs)} against {metric}.{shared}"), level=3))
+            f"A point per run: {' and '.join(t for _, t in costs)} against {metric}.{shared}"), level=level))
     return "".join(parts)
 
 
