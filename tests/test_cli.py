@@ -85,6 +85,7 @@ def test_the_core_takes_hints_and_explains_a_window(csv_path, tmp_path, capsys):
     assert "prompt as sent" in text and " linear " in text and " snaive " in text  # the text hints
     assert "residual: the core corrects linear's forecast" in text
     assert text.count("nearest words:") == 4
+    assert "domain words the prototypes settled near" in text
     assert main(["explain", "--data", str(csv_path), "--seq-len", "48", "--horizon", "12", "--window", "100000",
                  "--checkpoint", str(tmp_path / "ckpt")]) == 2
     assert "outside the" in capsys.readouterr().err

@@ -8,7 +8,7 @@ from dataclasses import dataclass
 import numpy as np
 import torch
 
-from hybrid.core.forecaster import TimeLLMForecaster
+from hybrid.core.forecaster import DOMAIN_WORDS, TimeLLMForecaster
 from hybrid.core.prompt import HintSummary, WindowStatistics, hint_summaries, window_statistics
 from hybrid.foundation.data import SeriesBundle
 
@@ -27,6 +27,7 @@ class Explanation:
     hints_mode: str  # how the core read the hints (defaults.HINT_MODES)
     residual_on: str | None
     prototypes: list[tuple[int, float, list[str]]]  # (prototype, attention share, nearest words)
+    domain_words: dict[str, int]  # each of DOMAIN_WORDS among any prototype's nearest words: how many prototypes
     forecast: np.ndarray  # the core's forecast [H] on the z-scored scale
 
     def text(self) -> str:
@@ -53,6 +54,14 @@ class Explanation:
         lines.append("prototypes attended to most (share of the attention, averaged over heads and patches):")
         for k, share, words in self.prototypes:
             lines.append(f"  #{k:<5} {share:6.2%}  nearest words: {', '.join(repr(w) for w in words)}")
+        top = len(self.prototypes[0][2]) if self.prototypes else 0
+        if self.domain_words:
+            counts = ", ".join(f"{w} ({n})" for w, n in self.domain_words.items())
+            lines.append(f"domain words the prototypes settled near (prototypes with it among their {top} nearest "
+                         f"words): {counts}")
+        else:
+            lines.append(f"domain words the prototypes settled near: none of the {len(DOMAIN_WORDS)} "
+                         f"({', '.join(DOMAIN_WORDS[:4])}, ...) is among any prototype's {top} nearest words")
         return "\n".join(lines)
 
 
@@ -75,9 +84,12 @@ def explain(forecaster: TimeLLMForecaster, data: SeriesBundle, origin: int, chan
         model.reprogramming.record_attention = False
     share = attention.mean(dim=(0, 1))
     best = share.topk(min(top, len(share))).indices
-    words = model.prototypes.nearest_words(top)[best]
+    nearest = model.prototypes.nearest_words(top)
     token = model.backbone.tokenizer.token
-    prototypes = [(int(k), float(share[k]), [token(int(i)) for i in w]) for k, w in zip(best, words)]
+    prototypes = [(int(k), float(share[k]), [token(int(i)) for i in nearest[k]]) for k in best]
+    near = [{token(int(i)).strip().lower() for i in row} for row in nearest]
+    domain = {w: sum(w in words for words in near) for w in DOMAIN_WORDS}
+    domain = dict(sorted(((w, n) for w, n in domain.items() if n), key=lambda item: -item[1]))
 
     z, stats = model.revin.normalize(row[0])
     normalised, errors = (model.revin.rescale(row[1], stats), row[2]) if table is not None else (None, None)
@@ -94,4 +106,5 @@ def explain(forecaster: TimeLLMForecaster, data: SeriesBundle, origin: int, chan
                        prompt=prompt, head_tokens=head_tokens, window_tokens=window_tokens,
                        statistics=window_statistics(z)[0], hints=hints, recent_mse=recent,
                        hints_mode=model.config.hints,
-                       residual_on=forecaster.residual_model_, prototypes=prototypes, forecast=forecast)
+                       residual_on=forecaster.residual_model_, prototypes=prototypes, domain_words=domain,
+                       forecast=forecast)

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import re
 from collections.abc import Sequence
 from functools import partial
 from pathlib import Path
@@ -37,20 +38,32 @@ DOMAIN_WORDS = ("rise", "fall", "up", "down", "increase", "decrease", "peak", "t
                 "slow", "fast", "before", "after", "morning", "evening", "night", "day", "week", "month")
 
 
+WORD = re.compile(r"[^\W\d_]+")  # letters of any script, nothing else
+
+
+def is_word(text: str) -> bool:
+    """Whether a token reads as a word (letters only, a leading space aside): not a control or
+    markup token (`<|im_end|>`, `<jupyter_output>`), a word piece (`##ing`), a number or punctuation."""
+    return bool(WORD.fullmatch(text.removeprefix(" ")))
+
+
 def condensed_vocabulary(tokenizer: Tokenizer, vocab_size: int, size: int) -> torch.Tensor:
-    """`size` token ids: the tokens of `DOMAIN_WORDS` first, then the lowest ids.
+    """Up to `size` token ids that read as words (`is_word`): those of `DOMAIN_WORDS` first, then
+    the lowest ids.
 
     A byte-pair vocabulary numbers its tokens in the order they were merged, i.e. roughly by
-    frequency, so the lowest ids are the most frequent pieces of text.
+    frequency, so the lowest ids are the most frequent pieces of text. The prototypes start from
+    these tokens and are read by their nearest ones, so the vocabulary holds words alone.
     """
     chosen: dict[int, None] = {}
     for word in DOMAIN_WORDS:
         for variant in (word, " " + word):
-            chosen.update(dict.fromkeys(tokenizer.encode(variant)))
+            chosen.update(dict.fromkeys(i for i in tokenizer.encode(variant) if is_word(tokenizer.token(i))))
     for token_id in range(vocab_size):
         if len(chosen) >= size:
             break
-        chosen.setdefault(token_id)
+        if token_id not in chosen and is_word(tokenizer.token(token_id)):
+            chosen[token_id] = None
     return torch.tensor(list(chosen)[:size])
 
 

