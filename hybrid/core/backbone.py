@@ -9,6 +9,7 @@ any local Hugging Face folder or hub name.
 
 from __future__ import annotations
 
+import functools
 import importlib.util
 import shutil
 from pathlib import Path
@@ -122,8 +123,8 @@ class Backbone(nn.Module):
         return self
 
     def embed(self, ids: torch.Tensor) -> torch.Tensor:
-        """Word embeddings of token ids, in the backbone's dtype."""
-        return self.word_embeddings[ids].to(self.dtype)
+        """Word embeddings of token ids, in the backbone's dtype, on its device."""
+        return self.word_embeddings[ids.to(self.word_embeddings.device)].to(self.dtype)
 
     def _left_padded(self, prompts: list[list[int]]) -> tuple[torch.Tensor, torch.Tensor]:
         """Left-padded token embeddings [B, T, D] and their mask [B, T] (1 = real token)."""
@@ -134,7 +135,7 @@ class Backbone(nn.Module):
             if p:
                 ids[i, T - len(p):] = torch.as_tensor(p)
                 mask[i, T - len(p):] = 1
-        return self.embed(ids), mask
+        return self.embed(ids), mask.to(self.word_embeddings.device)
 
     def _head_cache(self, head: list[int], batch: int):
         """A fresh cache holding the shared head's keys and values, for `batch` sequences."""
@@ -165,8 +166,8 @@ class Backbone(nn.Module):
             return self.model(inputs_embeds=patches).last_hidden_state
         own, own_mask = self._left_padded(prompts or [[] for _ in range(B)])
         n_head = len(head or [])
-        full_mask = torch.cat([torch.ones(B, n_head, dtype=torch.long), own_mask,
-                               torch.ones(B, P, dtype=torch.long)], dim=1)
+        ones = functools.partial(torch.ones, dtype=torch.long, device=own_mask.device)
+        full_mask = torch.cat([ones(B, n_head), own_mask, ones(B, P)], dim=1)
         positions = (full_mask.cumsum(-1) - 1).clamp(min=0)
         if self.causal and use_cache:
             with torch.no_grad():

@@ -73,12 +73,12 @@ def explain(forecaster: TimeLLMForecaster, data: SeriesBundle, origin: int, chan
     channel = channel % data.n_channels
     table = forecaster.hint_table(data)
     inputs = forecaster.inputs(data, np.array([origin]), table)
-    row = [torch.as_tensor(a[channel:channel + 1], dtype=torch.float32) for a in inputs]  # channel-major rows
+    row = [torch.as_tensor(a[channel:channel + 1], dtype=torch.float32, device=model.device) for a in inputs]  # channel-major
     model.eval()
     model.reprogramming.record_attention = True
     try:
         with torch.no_grad():
-            forecast = model(*row)[0].numpy()
+            forecast = model(*row)[0].cpu().numpy()
         attention = model.reprogramming.last_attention[0]  # [heads, patches, K]
     finally:
         model.reprogramming.record_attention = False

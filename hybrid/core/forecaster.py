@@ -274,7 +274,7 @@ class TimeLLMForecaster(Forecaster):
         state = super().state()
         model = state.pop("model_")
         state["model_"] = {"config": model.config, "description": model.prompt.description,
-                           "weights": {n: p.detach().float().numpy() for n, p in model.named_parameters()
+                           "weights": {n: p.detach().float().cpu().numpy() for n, p in model.named_parameters()
                                        if p.requires_grad}}
         if self.cache_hints:
             state["hint_forecasters_"] = []
@@ -304,7 +304,5 @@ class TimeLLMForecaster(Forecaster):
         self.check_fitted()
         origins = np.asarray(origins)
         inputs = self.inputs(data, origins, self.hint_table(data))
-        out = np.empty((len(inputs[0]), data.horizon), dtype=np.float32)
-        for rows, forecast in self.model_.forecast_batches(inputs, batch_size, "timellm predict", self.progress):
-            out[rows] = forecast.numpy()
+        out = self.model_.forecast(inputs, batch_size, "timellm predict", self.progress)
         return out.reshape(data.n_channels, len(origins), data.horizon).transpose(1, 2, 0).astype(np.float64)

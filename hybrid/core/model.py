@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from collections.abc import Iterator, Sequence
+from collections.abc import Sequence
 from dataclasses import dataclass
 
 import numpy as np
@@ -12,6 +12,7 @@ from tqdm.auto import tqdm
 
 from hybrid.core.backbone import Backbone
 from hybrid.core.config import HINT_MODES, Architecture
+from hybrid.core.distributed import gathered, shard
 from hybrid.core.head import OutputHead
 from hybrid.core.patch import PatchEmbedding, n_patches
 from hybrid.core.prompt import PromptBuilder
@@ -94,6 +95,10 @@ class TimeLLM(nn.Module):
             # a small mark beside the reprogrammed patch it is added to
             self.hint_embedding = nn.Parameter(0.02 * torch.randn(len(config.hint_models), backbone.width))
 
+    @property
+    def device(self) -> torch.device:
+        return self.prototypes.words.device
+
     def trainable_parameters(self) -> list[nn.Parameter]:
         return [p for p in self.parameters() if p.requires_grad]
 
@@ -106,16 +111,21 @@ class TimeLLM(nn.Module):
         encode = self.backbone.tokenizer.encode
         return encode(self.prompt.head), [encode(t) for t in self.prompt.build(normalized, hints, recent_error)]
 
-    def forecast_batches(self, inputs: Sequence[np.ndarray], batch_size: int, desc: str,
-                         progress: bool = True) -> Iterator[tuple[slice, torch.Tensor]]:
-        """Forecasts for `inputs` (look-backs [N, L], then the hint arrays when the core reads
-        hints), a batch at a time in eval mode without gradients: (rows, forecasts [rows, H])."""
+    def forecast(self, inputs: Sequence[np.ndarray], batch_size: int, desc: str, progress: bool = True) -> np.ndarray:
+        """Forecasts [N, H] for `inputs` (look-backs [N, L], then the hint arrays when the core
+        reads hints), a batch at a time on the model's device, in eval mode without gradients;
+        over several processes each forecasts its shard and every one gets them all
+        (`hybrid.core.distributed`)."""
+        mine = [a[shard(len(inputs[0]))] for a in inputs]
+        out = np.empty((len(mine[0]), self.config.horizon), dtype=np.float32)
+        on = self.device
         self.eval()
         with torch.no_grad():
-            for start in tqdm(range(0, len(inputs[0]), batch_size), desc=desc, unit="batch", leave=False,
+            for start in tqdm(range(0, len(out), batch_size), desc=desc, unit="batch", leave=False,
                               disable=not progress):
                 rows = slice(start, start + batch_size)
-                yield rows, self(*(torch.as_tensor(a[rows], dtype=torch.float32) for a in inputs))
+                out[rows] = self(*(torch.as_tensor(a[rows], dtype=torch.float32, device=on) for a in mine)).cpu().numpy()
+        return gathered(out)
 
     def hint_tokens(self, hints: torch.Tensor) -> torch.Tensor:
         """Normalised hint forecasts [B, M, H] -> patch embeddings [B, M * ceil(H / patch_len), d_model]."""

@@ -52,12 +52,12 @@ def window_statistics(x: torch.Tensor, n_lags: int = 5) -> list[WindowStatistics
     its periods. The paper's code also ranks lag 0 and the circular mirrors L-k.
     """
     B, L = x.shape
-    t = torch.arange(L, dtype=x.dtype) - (L - 1) / 2
+    t = torch.arange(L, dtype=x.dtype, device=x.device) - (L - 1) / 2
     slope = ((x - x.mean(1, keepdim=True)) * t).sum(1)
     centred = x - x.mean(1, keepdim=True)
     spectrum = torch.fft.rfft(centred, n=2 * L, dim=1)
     acf = torch.fft.irfft(spectrum * spectrum.conj(), n=2 * L, dim=1)[:, : L // 2 + 2]
-    acf = acf / (L - torch.arange(acf.shape[1], dtype=x.dtype)) / acf[:, :1].clamp_min(1e-12) * L
+    acf = acf / (L - torch.arange(acf.shape[1], dtype=x.dtype, device=x.device)) / acf[:, :1].clamp_min(1e-12) * L
     inner = acf[:, 1:-1]  # lags 1 .. L//2
     peak = (inner > acf[:, :-2]) & (inner >= acf[:, 2:])
     score = torch.where(peak, inner + 10.0, inner)  # every peak before every non-peak
@@ -98,7 +98,7 @@ def hint_summaries(x: torch.Tensor, forecasts: torch.Tensor, recent_error: torch
     B, M, H = forecasts.shape
     change = forecasts.mean(-1) - x[:, -H:].mean(-1, keepdim=True)
     others = (forecasts.sum(1, keepdim=True) - forecasts) / max(M - 1, 1)
-    gap = ((forecasts - others) ** 2).mean(-1).sqrt() if M > 1 else torch.zeros(B, M)
+    gap = ((forecasts - others) ** 2).mean(-1).sqrt() if M > 1 else torch.zeros(B, M, device=forecasts.device)
     peak, low = forecasts.argmax(-1) + 1, forecasts.argmin(-1) + 1
     rank = recent_error.argsort(-1).argsort(-1) + 1
     known = ~recent_error.isnan().any(-1)

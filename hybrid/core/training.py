@@ -1,4 +1,5 @@
-"""Training the core: AdamW, warm-up then cosine, clipping, early stopping, checkpoints, resume.
+"""Training the core: AdamW, warm-up then cosine, clipping, early stopping, checkpoints, resume;
+on the process's device, data-parallel over several processes (`hybrid.core.distributed`).
 
 Checkpoints are safetensors (tensors: the trainable weights, the optimizer's moments, the torch
 RNG state) beside a JSON file (everything else). Never a pickle.
@@ -18,11 +19,12 @@ from safetensors.torch import load_file, save_file
 from tqdm.auto import tqdm
 
 from hybrid.core.config import EVAL_BATCH, TrainConfig
+from hybrid.core.distributed import accelerator, device, is_main, shard
 from hybrid.core.model import TimeLLM
 
 
-def _batch(arrays: tuple[np.ndarray, ...], index: np.ndarray) -> list[torch.Tensor]:
-    return [torch.as_tensor(a[index], dtype=torch.float32) for a in arrays]
+def _batch(arrays: tuple[np.ndarray, ...], index: np.ndarray, on: torch.device) -> list[torch.Tensor]:
+    return [torch.as_tensor(a[index], dtype=torch.float32, device=on) for a in arrays]
 
 
 class Trainer:
@@ -34,7 +36,10 @@ class Trainer:
 
     def __init__(self, model: TimeLLM, config: TrainConfig, checkpoint_dir: Path | None = None,
                  progress: bool = True, about: dict | None = None) -> None:
-        self.model = model
+        self.model = model.to(device())
+        # the model as the training steps call it: wrapped so that its gradients are averaged over the
+        # processes where there are several (the forecasts call the model itself)
+        self.net = accelerator().prepare_model(self.model)
         self.about = about or {}  # written into each checkpoint's JSON (what made the model)
         self.config = config
         self.checkpoint_dir = Path(checkpoint_dir) if checkpoint_dir else None
@@ -58,12 +63,8 @@ class Trainer:
     def evaluate(self, *windows: np.ndarray, batch_size: int = EVAL_BATCH) -> float:
         """MSE over every window."""
         *inputs, y = windows
-        total, count = 0.0, 0
-        for rows, forecast in self.model.forecast_batches(inputs, batch_size, "validation", self.progress):
-            yb = torch.as_tensor(y[rows], dtype=torch.float32)
-            total += torch.sum((forecast - yb) ** 2).item()
-            count += yb.numel()
-        return total / count
+        forecast = self.model.forecast(inputs, batch_size, "validation", self.progress)
+        return float(np.mean((forecast.astype(np.float64) - y) ** 2))
 
     def fit(self, train: tuple[np.ndarray, ...], val: tuple[np.ndarray, ...]) -> list[dict]:
         cfg = self.config
@@ -80,6 +81,7 @@ class Trainer:
         n_per_epoch = max(1, int(round(cfg.sample_fraction * len(train[0]))))
         steps_per_epoch = math.ceil(n_per_epoch / cfg.batch_size)
         total_steps = steps_per_epoch * cfg.epochs
+        n_processes, on = accelerator().num_processes, device()
         started = time.perf_counter()
         while self.epoch < cfg.epochs and self.bad_epochs < cfg.patience:
             order = np.random.default_rng(cfg.seed + self.epoch).permutation(len(train[0]))[:n_per_epoch]
@@ -88,12 +90,18 @@ class Trainer:
                        disable=not self.progress, unit="batch")
             epoch_start, losses = time.perf_counter(), []
             for b in bar:
-                *inputs, yb = _batch(train, order[b * cfg.batch_size:(b + 1) * cfg.batch_size])
+                rows = order[b * cfg.batch_size:(b + 1) * cfg.batch_size]
+                if len(rows) < n_processes:  # a last batch too small to give every process a row: all skip it
+                    continue
+                *inputs, yb = _batch(train, rows[shard(len(rows))], on)  # this process's share of the batch
                 for group in self.optimizer.param_groups:
                     group["lr"] = self._lr(total_steps)
-                loss = torch.nn.functional.mse_loss(self.model(*inputs), yb)
+                loss = torch.nn.functional.mse_loss(self.net(*inputs), yb)
+                # weighted by the share's size, so that the processes' average is the whole batch's mean
+                # even where the batch does not split evenly
+                share = len(yb) * n_processes / len(rows)
                 self.optimizer.zero_grad(set_to_none=True)
-                loss.backward()
+                (loss * share).backward()  # over several processes the wrapper averages the gradients here
                 torch.nn.utils.clip_grad_norm_(self.params.values(), cfg.clip)
                 self.optimizer.step()
                 self.step += 1
@@ -145,6 +153,8 @@ class Trainer:
         return tensors
 
     def save(self, stem: Path) -> None:
+        if not is_main():  # every process holds the same weights: one writes them
+            return
         stem.parent.mkdir(parents=True, exist_ok=True)
         save_file(self._tensors(), f"{stem}.safetensors")
         meta = {"epoch": self.epoch, "step": self.step, "best_val": self.best_val, "bad_epochs": self.bad_epochs,
@@ -155,7 +165,7 @@ class Trainer:
 
     def load(self, stem: Path, weights_only: bool = False) -> None:
         """Restore a checkpoint; with `weights_only`, just the trainable weights (for predicting)."""
-        tensors = load_file(f"{stem}.safetensors")
+        tensors = load_file(f"{stem}.safetensors", device=str(device()))
         with torch.no_grad():
             for name, p in self.params.items():
                 p.copy_(tensors[f"param.{name}"])
@@ -166,6 +176,6 @@ class Trainer:
             state = {k.rsplit(".", 1)[-1]: v for k, v in tensors.items() if k.startswith(f"optim.{name}.")}
             if state:
                 self.optimizer.state[p] = state
-        torch.set_rng_state(tensors["rng.torch"])
+        torch.set_rng_state(tensors["rng.torch"].cpu())
         self.epoch, self.step = meta["epoch"], meta["step"]
         self.best_val, self.bad_epochs, self.history = meta["best_val"], meta["bad_epochs"], meta["history"]

@@ -1,0 +1,35 @@
+"""The core on several processes (data-parallel over gloo, as torchrun or accelerate launch start
+them) forecasts what it does on one."""
+
+import json
+import os
+import socket
+import subprocess
+import sys
+from pathlib import Path
+
+import numpy as np
+
+ROOT = Path(__file__).resolve().parents[2]
+
+
+def _run(args: list[str], out: Path) -> dict:
+    env = {**os.environ, "PYTHONPATH": str(ROOT)}
+    done = subprocess.run([sys.executable, *args, "tests/distributed_core.py", str(out)], cwd=ROOT, env=env,
+                          capture_output=True, text=True, timeout=600)
+    assert done.returncode == 0, done.stderr[-3000:]
+    return json.loads(out.with_suffix(".json").read_text())
+
+
+def test_two_processes_over_gloo_forecast_what_one_does(tmp_path):
+    with socket.socket() as s:  # a free port for the processes to meet on
+        s.bind(("127.0.0.1", 0))
+        port = s.getsockname()[1]
+    one = _run([], tmp_path / "one")
+    two = _run(["-m", "torch.distributed.run", "--nproc-per-node", "2", "--master-addr", "127.0.0.1",
+                "--master-port", str(port)], tmp_path / "two")
+    assert (one["processes"], two["processes"]) == (1, 2) and "MULTI_CPU" in two["backend"]
+    # the same steps: each process's half of a batch, the gradients averaged, is the whole batch's step
+    assert [h["val_mse"] for h in two["history"]] == [
+        __import__("pytest").approx(h["val_mse"], rel=1e-5) for h in one["history"]]
+    np.testing.assert_allclose(np.load(tmp_path / "two.npy"), np.load(tmp_path / "one.npy"), rtol=1e-4, atol=1e-5)
