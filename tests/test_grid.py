@@ -66,7 +66,7 @@ def test_serial_and_ray_give_the_same_rows(local_ray, results):
 
 
 def test_the_store_keeps_lists_and_columns_of_mixed_kinds(tmp_path):
-    rows = [{"a": 1, "loss": [0.5, 1.5], "mixed": 2.0, "nested": {"x": 1}},
-            {"a": 2, "loss": [2.5], "mixed": "n/a", "extra": True}]
+    rows = [{"a": 1, "loss": [0.5, 1.5], "mixed": 2.0, "nested": {"x": 1}, "empty": {}, "inside": [{"p": {}}]},
+            {"a": 2, "loss": [2.5], "mixed": "n/a", "extra": True, "empty": {}}]  # Parquet holds no empty struct
     write_runs(tmp_path / "s.parquet", rows)
     assert read_runs(tmp_path / "s.parquet") == rows

@@ -13,7 +13,8 @@ import pyarrow as pa
 import pyarrow.parquet as pq
 
 # Columns whose values Arrow cannot type as one (a mix of numbers and text, nested dicts of
-# several shapes) are kept as JSON text; the file's metadata names them so that reading undoes it.
+# several shapes) or Parquet cannot hold (a dict with no keys: a struct of no fields) are kept as
+# JSON text; the file's metadata names them so that reading undoes it.
 _JSON_COLUMNS = b"hybrid.json_columns"
 
 
@@ -25,6 +26,8 @@ def write_runs(path: Path, rows: Sequence[dict]) -> None:
         values = [row.get(name) for row in rows]
         try:
             columns[name] = pa.array(values)
+            if _empty_struct(columns[name].type):
+                raise pa.ArrowNotImplementedError("Parquet holds no struct without fields")
         except (pa.ArrowInvalid, pa.ArrowTypeError, pa.ArrowNotImplementedError):
             columns[name] = pa.array([None if v is None else json.dumps(v, default=str) for v in values])
             as_json.append(name)
@@ -34,6 +37,14 @@ def write_runs(path: Path, rows: Sequence[dict]) -> None:
     partial = path.with_name(path.name + ".partial")
     pq.write_table(table, partial)
     partial.replace(path)
+
+
+def _empty_struct(kind: pa.DataType) -> bool:
+    if pa.types.is_struct(kind):
+        return kind.num_fields == 0 or any(_empty_struct(kind.field(i).type) for i in range(kind.num_fields))
+    if pa.types.is_list(kind) or pa.types.is_large_list(kind):
+        return _empty_struct(kind.value_type)
+    return False
 
 
 def read_runs(path: Path) -> list[dict]:
