@@ -39,8 +39,9 @@ class CoreSettings:
                                  "period_patching); none: --patch-len and --stride")
     hint_models: str = setting("linear,lightgbm,snaive", "classical models whose forecasts are the hints",
                                metavar="LIST")
-    residual_on: str = setting("none", "the core predicts a correction to this classical model's forecast, "
-                               "starting at it: a model name, best (the hint model best on validation) or none",
+    residual_on: str = setting("none", "the core predicts a correction to this forecast, starting at it: a "
+                               "classical model's name, best (the hint model best on validation), hybrid (the hint "
+                               "models fused by the router, learned on the backtest windows) or none",
                                metavar="MODEL")
     hint_folds: int = setting(0, "0: the hint models' own, in-sample, forecasts on the training windows; K >= 2: "
                               "cross-fitted over K forward folds (each block's hints from models fitted on the "

@@ -29,7 +29,9 @@ from hybrid.foundation.settings import cli_fields
 # The forecaster's parameters: every user-set field of the core's settings (hybrid.core.config),
 # then what changes no forecast.
 SETTING_FIELDS = {f.name: f for cls in SETTINGS for f in cli_fields(cls)}
-RUNTIME_PARAMS = {"cache_hints": True, "checkpoint_dir": None, "progress": True}
+# residual_base: the forecaster whose forecast residual_on="hybrid" corrects (the product gives the
+# core one: the hint models fused by its router; the core cannot build one, it lies above it)
+RUNTIME_PARAMS = {"cache_hints": True, "checkpoint_dir": None, "progress": True, "residual_base": None}
 
 # Words a forecaster's vocabulary should hold whatever its size (the condensed vocabulary).
 DOMAIN_WORDS = ("rise", "fall", "up", "down", "increase", "decrease", "peak", "trough", "high", "low",
@@ -117,8 +119,8 @@ class TimeLLMForecaster(Forecaster):
     keeps_unperiodised = True  # its fixed 16/8 patches are a patching of their own, for validation to weigh
     cache_ignores = tuple(RUNTIME_PARAMS)
     cache_from = "val"  # nothing reads the core's training forecasts: on ETT they are 58% of every origin
-    uses = ("hybrid.core.backbone", "hybrid.core.config", "hybrid.core.head", "hybrid.core.hints", "hybrid.core.model",
-            "hybrid.core.patch", "hybrid.core.prompt", "hybrid.core.prototypes", "hybrid.core.reprogramming",
+    uses = ("hybrid.core.backbone", "hybrid.core.config", "hybrid.core.distributed", "hybrid.core.head",
+            "hybrid.core.hints", "hybrid.core.model", "hybrid.core.patch", "hybrid.core.prompt", "hybrid.core.prototypes", "hybrid.core.reprogramming",
             "hybrid.core.revin", "hybrid.core.training", "hybrid.foundation.metrics", "hybrid.foundation.periods")
 
     def __init__(self, **params: Any) -> None:
@@ -140,21 +142,27 @@ class TimeLLMForecaster(Forecaster):
         return {f.name: getattr(self, f.name) for f in cli_fields(cls)}
 
     def reads(self) -> list[Forecaster]:
-        return [registry.model_class(name)() for name in self._hint_names()]
+        base = [self.residual_base] if self.residual_on == "hybrid" and self.residual_base is not None else []
+        return [registry.model_class(name)() for name in self._hint_names()] + base
+
+    @property
+    def needs_residual_base(self) -> bool:
+        """Whether this core corrects a fused forecast it has not been given yet (`residual_base`)."""
+        return self.residual_on == "hybrid" and self.residual_base is None
 
     def _hint_names(self) -> tuple[str, ...]:
         """The hint models this configuration needs: none without text or token hints or a residual base."""
         if self.hints not in HINT_MODES:
             raise InputError(f"unknown hints '{self.hints}'; use one of {', '.join(HINT_MODES)}")
-        if self.residual_on not in ("none", "best", *registry.names("classical")):
-            raise InputError(f"unknown residual_on '{self.residual_on}'; use none, best or one of "
+        if self.residual_on not in ("none", "best", "hybrid", *registry.names("classical")):
+            raise InputError(f"unknown residual_on '{self.residual_on}'; use none, best, hybrid or one of "
                              f"{', '.join(registry.names('classical'))}")
         names = model_names(self.hint_models) if self.hints in ("text", "tokens", "both") else ()
         if self.hints in ("text", "tokens", "both") and not names:
             raise InputError(f"hints '{self.hints}' need at least one hint model (--hint-models)")
         if self.residual_on == "best":
             return names or model_names(self.hint_models)
-        return names + ((self.residual_on,) if self.residual_on not in ("none", *names) else ())
+        return names + ((self.residual_on,) if self.residual_on not in ("none", "hybrid", *names) else ())
 
     def fit_hints(self, data: SeriesBundle) -> HintTable | None:
         """Fit the hint models (their every-origin forecasts read from the forecast cache when
@@ -168,11 +176,22 @@ class TimeLLMForecaster(Forecaster):
             return (CachedForecaster(model) if self.cache_hints else model).fit(part)
 
         self.hint_forecasters_ = [fit_one(name, data) for name in names]
+        if self.residual_on == "hybrid":
+            if self.residual_base is None:
+                raise InputError("residual_on='hybrid' corrects the hint models' fused forecast: fit the core "
+                                 "as a member of Hybrid / hybrid fit, which give it one, or pass residual_base="
+                                 "HybridForecaster(hint_models)")
+            # a copy: a backtest fit of this core must not refit the base another fit of it holds
+            base = type(self.residual_base)(**self.residual_base.get_params())
+            self.hint_forecasters_.append(base.fit(data))
         crossfit = [crossfit_forecasts(data, partial(fit_one, name), self.hint_folds) for name in names] \
-            if self.hint_folds else None
-        self.hint_table_ = HintTable.build(data, self.hint_forecasters_, train_forecasts=crossfit) if names else None
+            if self.hint_folds else None  # the fused base's training forecasts stay in-sample, as the members' are
+        self.hint_table_ = (HintTable.build(data, self.hint_forecasters_, train_forecasts=crossfit)
+                            if self.hint_forecasters_ else None)
         self.residual_model_ = None
-        if self.residual_on == "best":
+        if self.residual_on == "hybrid":
+            self.residual_model_ = self.hint_forecasters_[-1].name
+        elif self.residual_on == "best":
             val_mse = self.hint_table_.mse(data, "val")
             self.residual_model_ = min(val_mse, key=val_mse.get)
         elif self.residual_on != "none":

@@ -54,6 +54,7 @@ class HybridForecaster(Forecaster):
 
     name = "hybrid"
     cache_ignores = ("progress",)
+    uses = ("router.features", "router.routers", "router.rows", "hybrid.foundation.metrics")
 
     def __init__(self, models: str | Sequence[str | Forecaster] = DEFAULT_MEMBERS, mode: str = "auto",
                  prefit: bool = False, cache: bool = True, model_params: Mapping[str, Mapping[str, Any]] | None = None,
@@ -67,11 +68,20 @@ class HybridForecaster(Forecaster):
         self.progress = progress
         self.backtest_blocks = backtest_blocks
 
-    def _members(self, fresh: bool = False) -> list[Forecaster]:
-        """The members as given (`fresh`: new unfitted ones of the same classes and parameters)."""
+    def reads(self) -> list[Forecaster]:
+        return self._members(cached=False)
+
+    def _members(self, fresh: bool = False, cached: bool = True) -> list[Forecaster]:
+        """The members as given (`fresh`: new unfitted ones of the same classes and parameters),
+        in the forecast cache unless `cached` is false. A core that corrects the fused forecast
+        (residual_on="hybrid") gets this engine's fusion of its hint models as its base."""
         given = [self.models] if isinstance(self.models, Forecaster) else self.models
         if isinstance(given, str) or all(isinstance(m, str) for m in given):
             members = make_models(given, self.model_params)
+            for m in members:
+                if getattr(m, "needs_residual_base", False):
+                    m.residual_base = HybridForecaster(m.hint_models, mode=self.mode, cache=self.cache,
+                                                       seed=self.seed, backtest_blocks=self.backtest_blocks)
         elif all(isinstance(m, Forecaster) for m in given):
             members = list(given)
             if fresh:
@@ -79,7 +89,7 @@ class HybridForecaster(Forecaster):
                 members = [type(m)(**m.get_params()) for m in inner]
         else:
             raise InputError("models must be names or forecaster instances, not a mix")
-        if self.cache:
+        if self.cache and cached:
             cache = ForecastCache()
             # a backtest fit's forecasts are read for its block alone (its bundle's test part)
             origins_from = "test" if fresh else None

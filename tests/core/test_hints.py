@@ -214,3 +214,20 @@ def test_the_core_trains_only_on_windows_with_cross_fitted_hints(data):
     train = data.origins("train")
     known = train >= forward_folds(data, 4)[0][1][0]
     assert model.history_[-1]["train_windows"] == known.sum() * data.n_channels
+
+
+def test_the_residual_on_the_fused_forecast_starts_at_it_and_keeps_it_where_training_does_not_help(data):
+    from hybrid.product.fused import HybridForecaster  # the product gives the core its fused base
+
+    core = {**TINY, "residual_on": "hybrid", "hints": "stats", "epochs": 2, "sample_fraction": 0.3, "lr": 0.0}
+    engine = HybridForecaster("snaive,linear,timellm", model_params={"timellm": core}, cache=False,
+                              backtest_blocks=1).fit_members(data)
+    member = engine.members_[-1]
+    assert member.residual_model_ == "hybrid" and member.hint_table_.models == ("hybrid",)
+    base = HybridForecaster("linear,snaive", cache=False, backtest_blocks=1).fit(data)  # the hint models, fused
+    origins = data.origins("test")
+    # no step can move it (lr 0): the zero head leaves the base exactly, and validation keeps epoch 0
+    assert min(member.history_, key=lambda h: h["val_mse"])["epoch"] == 0
+    np.testing.assert_allclose(member.predict(data, origins), base.predict(data, origins), rtol=1e-5, atol=1e-5)
+    with pytest.raises(Exception, match="residual_on='hybrid' corrects the hint models' fused forecast"):
+        TimeLLMForecaster(**core).fit(data)  # alone, the core has no fused forecast to start from
