@@ -12,8 +12,10 @@ from __future__ import annotations
 import functools
 import importlib.util
 import shutil
+from collections.abc import Iterator
+from contextlib import contextmanager
 from pathlib import Path
-from typing import Protocol
+from typing import Any, Protocol
 
 import torch
 from torch import nn
@@ -150,6 +152,24 @@ class Backbone(nn.Module):
         return DynamicCache(ddp_cache_data=[(k.expand(batch, -1, -1, -1), v.expand(batch, -1, -1, -1))
                                             for k, v in self._head_kv])
 
+    @contextmanager
+    def _last_layer_keys_only(self) -> Iterator[None]:
+        """While the prompt runs ahead of the patches: its tokens' outputs are never read, only the
+        keys and values every layer keeps of them, so the last layer computes those alone (no
+        query, attention, output projection or MLP: a sixth of the forecast's work at 2 layers).
+        LLaMA-like layers only; others run whole."""
+        layers = getattr(self.model, "layers", None)
+        last = layers[-1] if layers else None
+        if last is None or not all(hasattr(last, a) for a in ("input_layernorm", "self_attn")) \
+                or not all(hasattr(last.self_attn, a) for a in ("k_proj", "v_proj", "head_dim", "layer_idx")):
+            yield
+            return
+        layers[-1] = _KeysAndValues(last)
+        try:
+            yield
+        finally:
+            layers[-1] = last
+
     def forward(self, patches: torch.Tensor, prompts: list[list[int]] | None = None,
                 head: list[int] | None = None, use_cache: bool = True) -> torch.Tensor:
         """Hidden states [B, P, D] at the patch positions, after an optional token prefix:
@@ -170,7 +190,7 @@ class Backbone(nn.Module):
         full_mask = torch.cat([ones(B, n_head), own_mask, ones(B, P)], dim=1)
         positions = (full_mask.cumsum(-1) - 1).clamp(min=0)
         if self.causal and use_cache:
-            with torch.no_grad():
+            with torch.no_grad(), self._last_layer_keys_only():
                 cache = self._head_cache(head, B) if head else None
                 cache = self.model(inputs_embeds=own, attention_mask=full_mask[:, :-P],
                                    position_ids=positions[:, n_head:-P], cache=cache, use_cache=True).cache
@@ -181,6 +201,28 @@ class Backbone(nn.Module):
         out = self.model(inputs_embeds=torch.cat([head_embeds, own, patches], dim=1), attention_mask=full_mask,
                          position_ids=positions)
         return out.last_hidden_state[:, -P:]
+
+
+class _KeysAndValues(nn.Module):
+    """A LLaMA decoder layer that only adds the keys and values of its tokens to the cache, and
+    passes its input on: the last layer as the prompt needs it."""
+
+    def __init__(self, layer: nn.Module) -> None:
+        super().__init__()
+        self.layer = layer
+
+    def forward(self, hidden_states: torch.Tensor, position_embeddings: tuple[torch.Tensor, torch.Tensor],
+                cache: Any, **_: Any) -> torch.Tensor:
+        from transformers.models.llama.modeling_llama import apply_rotary_pos_emb
+
+        attention = self.layer.self_attn
+        x = self.layer.input_layernorm(hidden_states)
+        shape = (*x.shape[:-1], -1, attention.head_dim)
+        keys = attention.k_proj(x).view(shape).transpose(1, 2)
+        values = attention.v_proj(x).view(shape).transpose(1, 2)
+        cos, sin = position_embeddings
+        cache.update(apply_rotary_pos_emb(keys, keys, cos, sin)[1], values, attention.layer_idx)
+        return hidden_states
 
 
 def _tiny_random_llama(n_layers: int, dtype: torch.dtype, attention: str) -> Backbone:
