@@ -50,12 +50,18 @@ def matmul_rate(rows: int, inner: int, outer: int, dtype: torch.dtype, repeats: 
     return 2 * rows * inner * outer / median_seconds(lambda: torch.nn.functional.linear(a, w), repeats)
 
 
-def counted(run: Callable[[], object]) -> tuple[int, dict[str, int]]:
-    """FLOPs of one call of `run`, in total and by the core's parts (TimeLLM's direct children)."""
+def counted(run: Callable[[], object], model: torch.nn.Module) -> tuple[int, dict[str, int]]:
+    """FLOPs of one call of `run`, in total and by the core's parts (the model's direct children;
+    a module swapped in during the call, the prompt's keys-only last layer, is the backbone's)."""
     with FlopCounterMode(display=False, depth=2) as counter:
         run()
-    parts = {name.split(".", 1)[1]: sum(ops.values()) for name, ops in counter.get_flop_counts().items()
-             if name.count(".") == 1}
+    children = dict(model.named_children())
+    parts: dict[str, int] = {}
+    for name, ops in counter.get_flop_counts().items():
+        if name.count(".") == 1:
+            part = name.split(".", 1)[1]
+            part = part if part in children else "backbone"
+            parts[part] = parts.get(part, 0) + sum(ops.values())
     return counter.get_total_flops(), parts
 
 
@@ -102,7 +108,7 @@ def measure(cell: Cell, params: dict, repeats: int) -> list[dict]:
     rows = []
     for phase, run, sequences in (("forecast batch", forecast, EVAL_BATCH), ("training step", train_step,
                                                                             core.batch_size)):
-        flops, parts = counted(run)
+        flops, parts = counted(run, model)
         seconds = median_seconds(run, repeats)
         reached = flops / seconds
         rows.append({"phase": phase, "sequences": sequences, "gflop_per_sequence": flops / sequences / 1e9,
