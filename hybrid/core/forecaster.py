@@ -119,6 +119,7 @@ class TimeLLMForecaster(Forecaster):
     keeps_unperiodised = True  # its fixed 16/8 patches are a patching of their own, for validation to weigh
     cache_ignores = tuple(RUNTIME_PARAMS)
     cache_from = "val"  # nothing reads the core's training forecasts: on ETT they are 58% of every origin
+    collective = True  # over several processes its training is data-parallel (hybrid.core.distributed)
     uses = ("hybrid.core.backbone", "hybrid.core.config", "hybrid.core.distributed", "hybrid.core.head",
             "hybrid.core.hints", "hybrid.core.model", "hybrid.core.patch", "hybrid.core.prompt", "hybrid.core.prototypes", "hybrid.core.reprogramming",
             "hybrid.core.revin", "hybrid.core.training", "hybrid.foundation.metrics", "hybrid.foundation.periods")

@@ -51,6 +51,7 @@ from hybrid.foundation.data import SeriesBundle, take_rows
 from hybrid.foundation.forecaster import Forecaster, NotFittedError
 from hybrid.foundation.metrics import track_origins
 from hybrid.foundation.paths import cache_dir, file_hash
+from hybrid.foundation.runinfo import process_count
 
 FORMAT = 3  # 2: float64 arrays; 3: keys from declared dependencies
 DEFAULT_MAX_GB = 20.0
@@ -334,7 +335,11 @@ class CachedForecaster(Forecaster):
         key, parts = self.cache.key(data, self.model, self.origins_from)
         shape = (len(origins), data.horizon, data.n_channels)
         self.from_cache_ = self.cache.load(key, shape) is not None  # checked, then unmapped: predict maps afresh
-        if not self.from_cache_:
+        if not self.from_cache_ and self.model.collective and process_count() > 1:
+            # every process of the run fits it together: none may wait on another's lock (each
+            # stores the same forecasts; the store publishes atomically)
+            self._compute(data, origins, key, parts, shape)
+        elif not self.from_cache_:
             with self.cache.computing(key):
                 self.from_cache_ = self.cache.load(key, shape) is not None  # computed meanwhile by another process
                 if not self.from_cache_:

@@ -53,6 +53,9 @@ class Forecaster(Stateful, ABC):
     # `learning_rows`); false where a fit costs too much to repeat (a search, a sampler, a network):
     # fitted once before the first block, the model runs on with those parameters, out of sample
     backtest_refit: ClassVar[bool] = True
+    # fitted by every process of a multi-process run together (the core's data-parallel training):
+    # the forecast cache lets each compute it, where another model is computed by one while the rest wait
+    collective: ClassVar[bool] = False
     # what the forecast cache's key holds besides the data and the parameters: a version the
     # model's author bumps when its forecasts change for a reason no hashed source shows, and the
     # project modules besides its own whose code its forecasts depend on (its own is always hashed)

@@ -3,7 +3,9 @@
 from __future__ import annotations
 
 import argparse
+import contextlib
 import html
+import io
 import json
 import os
 import shlex
@@ -24,7 +26,7 @@ from hybrid.foundation.data import ReadOptions, SeriesBundle, load, load_groups
 from hybrid.foundation.errors import InputError
 from hybrid.foundation.forecaster import Forecaster
 from hybrid.foundation.registry import make_models, with_periods
-from hybrid.foundation.runinfo import git_commit, package_versions
+from hybrid.foundation.runinfo import git_commit, package_versions, process_rank
 from hybrid.foundation.settings import add_flags, flag_values
 from hybrid.foundation.significance import diebold_mariano, window_losses
 from hybrid.product.evaluation import compare, summary, to_markdown, verdict
@@ -652,10 +654,28 @@ def main(argv: Sequence[str] | None = None) -> int:
     args = build_parser().parse_args(argv)
     args.argv = argv
     try:
+        if process_rank() > 0:
+            return _beside_the_first(args)
         return args.func(args)
     except InputError as exc:
         print(f"hybrid: error: {exc}", file=sys.stderr)
         return 2
+
+
+def _beside_the_first(args: argparse.Namespace) -> int:
+    """A later process of a multi-process run (`accelerate launch -m hybrid ...`, torchrun): it
+    computes what the first does (the core's training is shared among them), and the first alone
+    prints and writes; this one's files go to a scratch folder, deleted after."""
+    with tempfile.TemporaryDirectory() as scratch, contextlib.redirect_stdout(io.StringIO()):
+        for name in ("out", "save", "report", "plot"):
+            value = getattr(args, name, None)
+            if not hasattr(args, name) or value == "" or (value is None and name != "out"):
+                continue  # not asked for, or (--report without a file) inside --out, which is scratch now
+            (Path(scratch) / name).mkdir()
+            setattr(args, name, Path(scratch) / name / (Path(value).name if value is not None else ""))
+        if hasattr(args, "quiet"):
+            args.quiet = True
+        return args.func(args)
 
 
 if __name__ == "__main__":
