@@ -6,8 +6,8 @@
 
 A cell is one configuration at one seed. The core's cells change one thing each from the default
 core (SmolLM2, 2 layers, the statistics prompt, 16/8 patches): the backbone (`none`: no LLM;
-MiniLM), the hints (text, numeric tokens, a residual on the best hint model), or the patches
-(aligned to the period found on the training part). Each trains on the same budget, smaller than
+MiniLM), the hints (text, numeric tokens, a residual on the best hint model or on the hint
+models fused by the router), or the patches (aligned to the period found on the training part). Each trains on the same budget, smaller than
 the core's default so that the grid runs in hours here, early-stopped on validation, and is scored
 once on every test window. The `fused` cell fits the default classical members (LightGBM and the
 router at the cell's seed) and gives two rows: the fused forecast and the member best on test.
@@ -60,6 +60,7 @@ CONFIGS = {
     "text": Config("text hints", {"hints": "text"}),
     "numeric": Config("numeric hints", {"hints": "tokens"}),
     "residual": Config("residual on the best hint model", {"residual_on": "best"}),
+    "residual-hybrid": Config("residual on the fused hint models", {"residual_on": "hybrid"}),
     "aligned": Config("period-aligned patches", {"period": "found"}),
 }
 # Each question: the rows it compares (their labels), the first its reference; the HTML report
@@ -67,7 +68,8 @@ CONFIGS = {
 QUESTIONS = {
     "Does the LLM help? The backbone": [CONFIGS[c].label for c in ("smollm2", "none", "minilm")],
     "Which hint? What the core reads besides the window": [CONFIGS[c].label
-                                                          for c in ("smollm2", "text", "numeric", "residual")],
+                                                          for c in ("smollm2", "text", "numeric", "residual",
+                                                                    "residual-hybrid")],
     "Do period-aligned patches help?": [CONFIGS[c].label for c in ("smollm2", "aligned")],
     "Does fusing beat the best member?": [BEST, FUSED],
 }
@@ -78,6 +80,8 @@ def core_of(config: Config, data: SeriesBundle, seed: int, budget: dict) -> Time
     if params.get("period") == "found":
         found = data_periods(data)
         params["period"] = found[0] if found else None  # no period found: the fixed patches
+    if params.get("residual_on") == "hybrid":  # its base, as Hybrid gives it: the hint models fused, at this seed
+        params["residual_base"] = HybridForecaster(TimeLLMForecaster().hint_models, seed=seed)
     return TimeLLMForecaster(**params, seed=seed, progress=False, **budget)
 
 
