@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import io
+import textwrap
 from collections.abc import Sequence
 
 import matplotlib
@@ -163,8 +164,12 @@ def ablation_png(table: pd.DataFrame, label: str, reference: str, metric: str,
     for ax in list(axes.flat)[len(shown):]:
         ax.set_visible(False)
     more = f" (first {MAX_PANELS} of {len(groups)} groups)" if len(groups) > MAX_PANELS else ""
-    fig.suptitle(f"{metric}: mean ± std over seeds; orange: {reference}{more}", fontsize=10)
-    fig.tight_layout(rect=(0, 0, 1, 1 - 0.3 / fig.get_figheight()))  # room for the title above the panels
+    # wrapped to the figure's width (about 12 characters an inch at this size): one panel is narrow
+    title = textwrap.fill(f"{metric}: mean ± std over seeds; orange: {reference}{more}",
+                          int(12 * fig.get_figwidth()))
+    fig.suptitle(title, fontsize=10)
+    lines = title.count("\n") + 1
+    fig.tight_layout(rect=(0, 0, 1, 1 - (0.12 + 0.18 * lines) / fig.get_figheight()))  # room for the title above
     return _png(fig)
 
 
