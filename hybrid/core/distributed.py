@@ -49,14 +49,6 @@ def gathered(part: np.ndarray) -> np.ndarray:
     return np.concatenate(gather_object([part]), axis=0)
 
 
-def summed(*values: float) -> list[float]:
-    """Each value summed over the processes, on every process."""
-    acc = accelerator()
-    if acc.num_processes == 1:
-        return list(values)
-    return acc.reduce(torch.tensor(values, dtype=torch.float64, device=acc.device), reduction="sum").tolist()
-
-
 def is_main() -> bool:
     """Whether this process writes what the run writes (checkpoints, result files)."""
     return accelerator().is_main_process

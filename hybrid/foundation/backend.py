@@ -27,11 +27,15 @@ def current_backend() -> str:
     return _BACKEND.get()
 
 
+def check_backend(name: str) -> None:
+    if name not in BACKENDS:
+        raise InputError(f"unknown backend '{name}'; use {' or '.join(BACKENDS)}")
+
+
 @contextmanager
 def use_backend(name: str) -> Iterator[None]:
     """Run the per-series work of the block on `name` (starting Ray if it is `ray`)."""
-    if name not in BACKENDS:
-        raise InputError(f"unknown backend '{name}'; use {' or '.join(BACKENDS)}")
+    check_backend(name)
     if name == "ray":
         start_ray()
     token = _BACKEND.set(name)

@@ -35,7 +35,7 @@ import numpy as np
 import pandas as pd
 from tqdm.auto import tqdm
 
-from hybrid.foundation.backend import BACKENDS, use_backend
+from hybrid.foundation.backend import check_backend, use_backend
 from hybrid.foundation.cache import CachedForecaster
 from hybrid.foundation.data import (ReadOptions, SeriesBundle, Split, cutoff_split, from_series, load_groups, per_series,
                                     take_rows, validation_rows)
@@ -188,8 +188,7 @@ class Hybrid:
 
     # ---------------------------------------------------------------------------------- fitting
     def _check(self) -> None:
-        if self.backend not in BACKENDS:
-            raise InputError(f"unknown backend '{self.backend}'; use {' or '.join(BACKENDS)}")
+        check_backend(self.backend)  # before any data is read
         if self.router not in MODES:
             raise InputError(f"unknown router '{self.router}'; known: {', '.join(MODES)}")
         for name, value in (("horizon", self.horizon), ("seq_len", self.seq_len)):
