@@ -10,6 +10,7 @@ cores (Ray sets $OMP_NUM_THREADS) bound its pool, so work is never spread twice.
 
 from __future__ import annotations
 
+import importlib.util
 import os
 from collections.abc import Callable, Iterator, Sequence
 from contextlib import contextmanager
@@ -20,6 +21,7 @@ from hybrid.foundation.errors import InputError
 from hybrid.foundation.runinfo import SOURCE_ROOT
 
 BACKENDS = ("local", "ray")
+NO_RAY = "the ray backend needs Ray: pip install 'ray>=2.9'"
 _BACKEND: ContextVar[str] = ContextVar("hybrid_backend", default="local")
 
 
@@ -28,16 +30,18 @@ def current_backend() -> str:
 
 
 def check_backend(name: str) -> None:
+    """A known backend, whose engine is installed (without starting it)."""
     if name not in BACKENDS:
         raise InputError(f"unknown backend '{name}'; use {' or '.join(BACKENDS)}")
+    if name == "ray" and importlib.util.find_spec("ray") is None:
+        raise InputError(NO_RAY)
 
 
 @contextmanager
 def use_backend(name: str) -> Iterator[None]:
-    """Run the per-series work of the block on `name` (starting Ray if it is `ray`)."""
+    """Run the per-series work of the block on `name` (Ray starts with the first task, so that
+    bad input is refused before it)."""
     check_backend(name)
-    if name == "ray":
-        start_ray()
     token = _BACKEND.set(name)
     try:
         yield
@@ -52,7 +56,7 @@ def start_ray(address: str | None = None) -> None:
     try:
         import ray
     except ImportError as exc:
-        raise InputError("the ray backend needs Ray: pip install 'ray>=2.9'") from exc
+        raise InputError(NO_RAY) from exc
     if ray.is_initialized():
         return
     env = {"PYTHONPATH": os.pathsep.join(filter(None, [str(SOURCE_ROOT), os.environ.get("PYTHONPATH")])),
@@ -66,6 +70,7 @@ def _call(func: Callable[..., Any], task: tuple) -> Any:
 
 def ray_map(func: Callable[..., Any], tasks: Sequence[tuple]) -> list[Any]:
     """`[func(*task) for task in tasks]` as Ray tasks of one core each, in order."""
+    start_ray()
     import ray
 
     remote = ray.remote(num_cpus=1, max_retries=0)(_call)

@@ -347,7 +347,7 @@ def _date_column(df: pd.DataFrame, notes: tuple[str, ...]) -> str:
             parsed = pd.to_datetime(df[first], errors="coerce", format="mixed", utc=True)
         if parsed.notna().mean() > 0.5:
             return first
-    read = f" (read {'; '.join(notes)})" if notes else ""
+    read = f" ({'; '.join(notes)})" if notes else ""  # each note says how it was read
     raise InputError(
         "no date column: name one of "
         f"{', '.join(DATE_COLUMNS)} (or put parseable timestamps in the first column); "
