@@ -40,7 +40,7 @@ from hybrid.foundation.periods import data_periods
 from hybrid.foundation.settings import add_flags, flag_values
 from hybrid.foundation.significance import seeded_markdown, seeded_table, window_losses
 from hybrid.product.evaluation import to_markdown
-from hybrid.product.fused import DEFAULT_MEMBERS, HybridForecaster
+from hybrid.product.fused import CLASSICAL_MEMBERS, HybridForecaster
 
 DEFAULT_CORE = "SmolLM2 (default core)"
 FUSED, BEST = "fused (auto router)", "best member on test"
@@ -92,7 +92,7 @@ def test_row(data: SeriesBundle, forecast: np.ndarray) -> dict:
 
 
 def fused_rows(data: SeriesBundle, seed: int) -> list[dict]:
-    fused = HybridForecaster(DEFAULT_MEMBERS, seed=seed, model_params={"lightgbm": {"seed": seed}}).fit(data)
+    fused = HybridForecaster(CLASSICAL_MEMBERS, seed=seed, model_params={"lightgbm": {"seed": seed}}).fit(data)
     test = fused.rows(data, data.origins("test"), with_target=True)
     C = data.n_channels
     errors = test.errors().mean(0)

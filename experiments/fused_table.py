@@ -25,10 +25,10 @@ import pandas as pd
 
 from experiments.grid import Cell, Grid, by_horizon, grid_arguments, run_options, shown
 from hybrid.foundation.data import from_series, load
-from hybrid.foundation.metrics import mae, mse
+from hybrid.foundation.metrics import mae, mse, scored_origins
 from hybrid.foundation.significance import diebold_mariano, window_losses
 from hybrid.product.evaluation import to_markdown
-from hybrid.product.fused import BACKTEST_BLOCKS, DEFAULT_MEMBERS, HybridForecaster
+from hybrid.product.fused import BACKTEST_BLOCKS, CLASSICAL_MEMBERS, HybridForecaster
 from router.routers import make_router
 
 DATASETS = ("ETTh1", "ETTh2", "ETTm1", "ETTm2", "national_illness", "exchange_rate")
@@ -51,7 +51,7 @@ def run_cell(cell: Cell, models: str, backtest_blocks: int) -> list[dict]:
                    for m in fused.members_}
     members_seconds = sum(fit_seconds.values())
     test = fused.rows(data, data.origins("test"), with_target=True)
-    val = fused.rows(data, data.origins("val")[::fused.stride(data)], with_target=True)
+    val = fused.rows(data, scored_origins(data, "val"), with_target=True)
     n, C = len(data.origins("test")), data.n_channels
 
     def losses(forecast: np.ndarray) -> np.ndarray:  # each test window's MSE over its steps and channels
@@ -125,7 +125,7 @@ def report(frame: pd.DataFrame) -> str:
 
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    grid_arguments(parser, DATASETS, models=DEFAULT_MEMBERS)
+    grid_arguments(parser, DATASETS, models=CLASSICAL_MEMBERS)
     parser.add_argument("--horizons", nargs="+", type=int, default=None,
                         help="horizons (default: each dataset's four from the manifest)")
     parser.add_argument("--backtest-blocks", type=int, default=BACKTEST_BLOCKS,

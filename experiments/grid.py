@@ -35,6 +35,7 @@ from experiments.record import COMMIT_AT_START, RESULTS, TreeMemory, write_resul
 from hybrid.core.config import TrainConfig
 from hybrid.foundation.backend import start_ray
 from hybrid.foundation.data import SeriesBundle, load
+from hybrid.foundation.metrics import scored_origins
 from hybrid.foundation.runinfo import machine
 from hybrid.foundation.runstore import read_runs, write_runs
 from hybrid.foundation.settings import add_flags, flag_values, setting
@@ -237,10 +238,10 @@ def core_params(args: argparse.Namespace) -> dict[str, Any]:
 
 def member_rows(data: SeriesBundle, models: str, core: Mapping[str, Any] | None = None
                 ) -> tuple[HybridForecaster, RouterRows, RouterRows]:
-    """The members fitted (forecasts from the forecast cache), and the router's rows of every
-    validation and test window, with their targets."""
+    """The members fitted (forecasts from the forecast cache), and the router's rows of the
+    validation windows on its grid and of every test window, with their targets."""
     fused = HybridForecaster(models, model_params={"timellm": dict(core or {})}, progress=True).fit_members(data)
-    return (fused, fused.rows(data, data.origins("val"), with_target=True),
+    return (fused, fused.rows(data, scored_origins(data, "val"), with_target=True),
             fused.rows(data, data.origins("test"), with_target=True))
 
 

@@ -19,7 +19,7 @@ import pandas as pd
 from experiments.grid import Cell, Grid, grid_arguments, run_options, shown
 from hybrid.product.evaluation import to_markdown
 from hybrid.product.front import Hybrid
-from hybrid.product.fused import DEFAULT_MEMBERS
+from hybrid.product.fused import CLASSICAL_MEMBERS
 from hybrid.product.intervals import PER_SERIES
 
 LEVELS = (50, 80, 95)
@@ -57,7 +57,7 @@ def report(frame: pd.DataFrame) -> str:
 
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    grid_arguments(parser, data=("ETTh1", "ETTh2"), horizons=(96,), models=DEFAULT_MEMBERS)
+    grid_arguments(parser, data=("ETTh1", "ETTh2"), horizons=(96,), models=CLASSICAL_MEMBERS)
     args = parser.parse_args()
     grid = Grid("interval_coverage", "Conformal intervals of the fused forecast: coverage and width on test",
                 lambda cell: run_cell(cell, args.models), report, lambda: {"models": args.models, "levels": LEVELS})

@@ -28,7 +28,7 @@ from experiments.grid import (
 )
 from hybrid.foundation.metrics import mse
 from hybrid.product.evaluation import to_markdown
-from hybrid.product.fused import DEFAULT_MEMBERS
+from hybrid.product.fused import CLASSICAL_MEMBERS
 from router.routers import Auto
 
 
@@ -58,7 +58,7 @@ def report(frame: pd.DataFrame, models: str) -> str:
 
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    grid_arguments(parser, data=("national_illness", "exchange_rate"), models=DEFAULT_MEMBERS)
+    grid_arguments(parser, data=("national_illness", "exchange_rate"), models=CLASSICAL_MEMBERS)
     args = parser.parse_args()
     grid = Grid("router_cv", "How auto chooses its mode, on data that took no part in its design",
                 lambda cell: run_cell(cell, args.models), lambda frame: report(frame, args.models))

@@ -21,7 +21,7 @@ import pandas as pd
 from experiments.grid import Cell, Grid, one_dataset_arguments, run_options, shown
 from hybrid.foundation.data import load
 from hybrid.product.evaluation import to_markdown
-from hybrid.product.fused import DEFAULT_MEMBERS, HybridForecaster
+from hybrid.product.fused import CLASSICAL_MEMBERS, HybridForecaster
 from router.routers import make_router
 
 STATUS = {"VmRSS": "rss_mib", "VmHWM": "peak_mib", "RssAnon": "anon_mib", "RssFile": "file_mib"}
@@ -62,7 +62,7 @@ def run_cell(cell: Cell, models: str, modes: Sequence[str]) -> list[dict]:
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     one_dataset_arguments(parser, data="ETTm1", horizon=720)
-    parser.add_argument("--models", default=DEFAULT_MEMBERS, help="members (default %(default)s)")
+    parser.add_argument("--models", default=CLASSICAL_MEMBERS, help="members (default %(default)s)")
     parser.add_argument("--modes", nargs="+", default=["median", "stacked", "learned"],
                         help="router modes fitted (default %(default)s)")
     args = parser.parse_args()

@@ -32,7 +32,7 @@ from experiments.grid import (
 )
 from hybrid.foundation.metrics import mae, mse
 from hybrid.product.evaluation import to_markdown, verdict
-from hybrid.product.fused import DEFAULT_MEMBERS
+from hybrid.product.fused import CLASSICAL_MEMBERS
 from router.routers import LEARNER_MODES, Auto, Router, make_router
 
 # The published means over the four horizons (MISSION.md) and the goals for the fused forecast.
@@ -110,7 +110,7 @@ def report(frame: pd.DataFrame, header: str) -> str:
 
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    grid_arguments(parser, data=("ETTh1", "ETTh2"), horizons=FOUR_HORIZONS, models=DEFAULT_MEMBERS, core={})
+    grid_arguments(parser, data=("ETTh1", "ETTh2"), horizons=FOUR_HORIZONS, models=CLASSICAL_MEMBERS, core={})
     args = parser.parse_args()
     core = core_params(args)
     budget = f" (the core's budget: {core})" if core and "timellm" in args.models else ""

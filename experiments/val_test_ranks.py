@@ -19,7 +19,7 @@ import pandas as pd
 
 from experiments.grid import FOUR_HORIZONS, Cell, Grid, grid_arguments, member_rows, run_options, shown
 from hybrid.product.evaluation import to_markdown
-from hybrid.product.fused import DEFAULT_MEMBERS
+from hybrid.product.fused import CLASSICAL_MEMBERS
 
 BLOCKS = 4
 
@@ -44,7 +44,7 @@ def report(frame: pd.DataFrame) -> str:
 
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    grid_arguments(parser, data=("ETTh1", "ETTh2"), horizons=FOUR_HORIZONS, models=DEFAULT_MEMBERS)
+    grid_arguments(parser, data=("ETTh1", "ETTh2"), horizons=FOUR_HORIZONS, models=CLASSICAL_MEMBERS)
     args = parser.parse_args()
     grid = Grid("val_test_ranks", "How the members rank on validation and on test",
                 lambda cell: run_cell(cell, args.models), report)

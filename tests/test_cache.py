@@ -9,7 +9,7 @@ import pytest
 from baselines import ARIMA, Linear, SeasonalNaive
 from hybrid.foundation.cache import CachedForecaster, ForecastCache, memo_json
 from hybrid.foundation.data import load
-from hybrid.foundation.metrics import TRACK_WINDOWS
+from hybrid.foundation.metrics import TRACK_WINDOWS, grid_step, scored_origins, track_step
 from tests.conftest import wide_frame
 
 
@@ -133,6 +133,45 @@ def test_a_model_cached_from_validation_keeps_only_the_origins_scoring_and_the_r
     np.testing.assert_array_equal(cached.predict(data, scored), SeasonalNaive().fit(data).predict(data, scored))
     with pytest.raises(ValueError, match="origins must lie in"):
         cached.predict(data, data.origins("train")[:1])
+
+
+def test_a_costly_model_forecasts_the_test_part_densely_and_the_rest_on_the_grid(tmp_path):
+    asked = []
+
+    class Costly(SeasonalNaive):  # as the core: each origin a forward pass
+        cache_from = "val"
+        grid_forecasts = True
+
+        def predict(self, data, origins):
+            asked.append(np.asarray(origins))
+            return super().predict(data, origins)
+
+    data = load(wide_frame(n=1200), seq_len=96, horizon=96)  # the grid every 4th origin (H / 24)
+    assert track_step(data.horizon) == 4
+    cached = CachedForecaster(Costly(), ForecastCache(tmp_path)).fit(data)
+    test, val = data.origins("test"), scored_origins(data, "val")
+    every = data.origins("val")
+    assert (val % 4 == 0).all() and (np.diff(val) == 4).all() and val[0] - every[0] < 4 and every[-1] - val[-1] < 4
+    computed = asked[-1]
+    assert set(test) <= set(computed) and set(val) <= set(computed)
+    assert (computed[computed < test[0]] % 4 == 0).all()  # before the test part, the grid alone
+    exact = SeasonalNaive().fit(data)
+    np.testing.assert_array_equal(cached.predict(data, val), exact.predict(data, val))
+    np.testing.assert_array_equal(cached.predict(data, test), exact.predict(data, test))
+    assert np.isnan(cached.predict(data, val[:1] + 1)).all()  # off the grid: not forecast
+    # a backtest block's forecasts (its bundle's test part) on the grid too, under a key of their own
+    block = CachedForecaster(Costly(), ForecastCache(tmp_path), "test", test_on_grid=True).fit(data)
+    assert not block.from_cache_ and (asked[-1] % 4 == 0).all()
+    # a cheap model's forecasts are every origin's, whatever is asked
+    np.testing.assert_array_equal(CachedForecaster(SeasonalNaive(), ForecastCache(tmp_path), "test",
+                                                   test_on_grid=True).fit(data).predict(data, val[:1] + 1),
+                                  exact.predict(data, val[:1] + 1))
+
+
+def test_the_track_step_divides_the_grid_and_leaves_a_track_record_of_several_windows():
+    for horizon, step in ((12, 1), (96, 4), (192, 4), (336, 2), (720, 6)):
+        assert track_step(horizon) == step and grid_step(horizon) % step == 0
+        assert TRACK_WINDOWS // step >= 4
 
 
 # --- keys from declared dependencies -----------------------------------------------------------

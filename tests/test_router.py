@@ -347,3 +347,28 @@ def test_make_router_names_the_modes():
     assert isinstance(make_router("vote"), Auto) and make_router("vote").modes == ("median", "trimmed", "inverse-error")
     with pytest.raises(ValueError, match="unknown router mode 'x'"):
         make_router("x")
+
+
+def test_a_costly_member_forecast_on_the_grid_gives_the_router_the_rows_a_dense_one_does(tmp_path, monkeypatch):
+    """The router's rows of a member forecast on the grid outside the test part (the core's way)
+    hold the forecasts of the same member forecast everywhere, and track records from its grid."""
+    from baselines import Linear, SeasonalNaive
+    from hybrid.foundation.cache import CachedForecaster
+    from hybrid.product.evaluation import compare
+
+    class OnGrid(Linear):
+        grid_forecasts = True
+
+    monkeypatch.setenv("HYBRID_CACHE_DIR", str(tmp_path))
+    data = load(wide_frame(n=2000, noise=0.2, seed=3), seq_len=96, horizon=96)  # every 4th origin
+    dense = HybridForecaster([Linear(), SeasonalNaive()], mode="inverse-error", backtest_blocks=2).fit(data)
+    grid = HybridForecaster([OnGrid(), SeasonalNaive()], mode="inverse-error", backtest_blocks=2).fit(data)
+    a, b = dense.learning_rows(data), grid.learning_rows(data)
+    assert len(grid.backtest_blocks_) == 2 and (b.origin % 4 == 0).all()
+    np.testing.assert_array_equal(a.origin, b.origin)
+    np.testing.assert_allclose(a.forecasts, b.forecasts, rtol=1e-6)
+    assert np.isfinite(b.recent_error[np.isfinite(a.recent_error)]).all()  # a grid's track record wherever a dense one is
+    test = data.origins("test")  # forecast at every origin
+    np.testing.assert_allclose(grid.members_[0].predict(data, test), dense.members_[0].predict(data, test))
+    table = compare(data, [CachedForecaster(OnGrid()), grid], progress=False)  # validation scored on the grid
+    assert np.isfinite(table[["mse", "mae"]].to_numpy()).all()

@@ -70,8 +70,22 @@ class Architecture:
 
 @dataclass(frozen=True, kw_only=True)
 class TrainConfig:
-    """How the core is trained. `sample_fraction` of the training windows, drawn anew each epoch
-    (seeded), make an epoch; validation reads every `val_stride`-th window."""
+    """How the core is trained. `sample_fraction` of the training windows (at most `max_windows`),
+    drawn anew each epoch (seeded), make an epoch; validation reads every `val_stride`-th window."""
+
+    def epoch_windows(self, n_windows: int) -> int:
+        """The training windows an epoch draws out of `n_windows`."""
+        n = max(1, int(round(self.sample_fraction * n_windows)))
+        return min(n, self.max_windows) if self.max_windows else n
+
+    def describe(self, n_train: int, n_val: int) -> str:
+        """The budget in words, for the progress: 'up to 3 epochs of 5,623 of 56,231 training windows
+        (10%), each scored on 4,872 validation windows (every 4-th)'."""
+        n = self.epoch_windows(n_train)
+        budget = (f"up to {self.epochs} epochs of {n:,} of {n_train:,} training windows ({n / n_train:.0%}), "
+                  f"each scored on {n_val:,} validation windows" + (f" (every {self.val_stride}-th)"
+                                                                    if self.val_stride > 1 else ""))
+        return budget + (f", within {self.time_budget:.0f} s" if self.time_budget is not None else "")
 
     epochs: int = setting(3, "at most this many epochs")
     batch_size: int = setting(32, "windows per step")
@@ -82,6 +96,8 @@ class TrainConfig:
     clip: float = setting(1.0, "gradient norm clipped to this")
     patience: int = setting(2, "epochs without a better val loss before stopping")
     sample_fraction: float = setting(0.3, "fraction of the training windows drawn for each epoch")
+    max_windows: int | None = setting(None, "at most this many training windows an epoch, whatever the "
+                                      "fraction (none: no cap)", metavar="N")
     val_stride: int = setting(1, "early stopping scores every K-th validation window", metavar="K")
     # seconds for the whole fit: no epoch starts that the last one's duration says would end past it
     time_budget: float | None = setting(None, "seconds for the core's training: no epoch starts that would end "

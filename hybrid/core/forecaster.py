@@ -119,6 +119,7 @@ class TimeLLMForecaster(Forecaster):
     keeps_unperiodised = True  # its fixed 16/8 patches are a patching of their own, for validation to weigh
     cache_ignores = tuple(RUNTIME_PARAMS)
     cache_from = "val"  # nothing reads the core's training forecasts: on ETT they are 58% of every origin
+    grid_forecasts = True  # a forward pass per origin and channel: the validation part on the router's grid
     collective = True  # over several processes its training is data-parallel (hybrid.core.distributed)
     uses = ("hybrid.core.backbone", "hybrid.core.config", "hybrid.core.distributed", "hybrid.core.head",
             "hybrid.core.hints", "hybrid.core.model", "hybrid.core.patch", "hybrid.core.prompt", "hybrid.core.prototypes", "hybrid.core.reprogramming",
@@ -251,6 +252,8 @@ class TimeLLMForecaster(Forecaster):
         if table is not None:  # cross-fitted hints have none for the first fold's windows: leave those out
             known = np.isfinite(parts["train"][1]).all(axis=(1, 2))
             parts["train"] = tuple(a[known] for a in parts["train"])
+        if self.progress:
+            tqdm.write(f"timellm: {config.describe(len(parts['train'][0]), len(parts['val'][0]))}")
         trainer.fit(parts["train"], parts["val"])
         trainer.restore_best()
         self.model_ = model.eval()

@@ -78,7 +78,7 @@ class Trainer:
                 tqdm.write(f"before training: val MSE {self.best_val:.4f}")
             if self.checkpoint_dir:  # the start is the best until an epoch beats it
                 self.save(self.checkpoint_dir / "best")
-        n_per_epoch = max(1, int(round(cfg.sample_fraction * len(train[0]))))
+        n_per_epoch = cfg.epoch_windows(len(train[0]))
         steps_per_epoch = math.ceil(n_per_epoch / cfg.batch_size)
         total_steps = steps_per_epoch * cfg.epochs
         n_processes, on = accelerator().num_processes, device()

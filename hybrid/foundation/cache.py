@@ -49,7 +49,7 @@ import numpy as np
 
 from hybrid.foundation.data import SeriesBundle, take_rows
 from hybrid.foundation.forecaster import Forecaster, NotFittedError
-from hybrid.foundation.metrics import track_origins
+from hybrid.foundation.metrics import track_origins, track_step
 from hybrid.foundation.paths import cache_dir, file_hash
 from hybrid.foundation.runinfo import process_count
 
@@ -141,9 +141,11 @@ class ForecastCache:
         self.max_bytes = max_bytes
         self.grace_seconds = grace_seconds
 
-    def key(self, data: SeriesBundle, model: Forecaster, origins_from: str | None = None) -> tuple[str, dict[str, Any]]:
+    def key(self, data: SeriesBundle, model: Forecaster, origins_from: str | None = None,
+            test_on_grid: bool = False) -> tuple[str, dict[str, Any]]:
         """The key of `model`'s forecasts on `data` from the track record of the part `origins_from`
-        on (default the model's `cache_from`), and what it was made of (module docstring)."""
+        on (default the model's `cache_from`; for a model of `grid_forecasts`, the test part's on
+        the grid too where `test_on_grid`), and what it was made of (module docstring)."""
         parts = {
             "format": FORMAT,
             "model": model.name,
@@ -155,6 +157,8 @@ class ForecastCache:
             "reads": {m.label: self.key(data, m)[0] for m in model.reads()},
             "origins_from": origins_from or model.cache_from,
         }
+        if model.grid_forecasts:
+            parts["grid"] = {"step": track_step(data.horizon), "test_on_grid": test_on_grid}
         return hashlib.sha256(json.dumps(parts, sort_keys=True).encode()).hexdigest()[:32], parts
 
     @contextmanager
@@ -301,19 +305,36 @@ def cached_origins(data: SeriesBundle, first_part: str) -> np.ndarray:
     return np.arange(track_origins(data, data.origins(first_part))[0], data.every_origin()[-1] + 1)
 
 
+def forecast_origins(data: SeriesBundle, origins: np.ndarray, model: Forecaster, test_on_grid: bool) -> np.ndarray:
+    """Which of the cached `origins` a model forecasts: all of them, or for a model of
+    `grid_forecasts` those every `track_step` rows and every one of the test part (unless
+    `test_on_grid`: a backtest block's test part, which the router reads on its grid alone)."""
+    if not model.grid_forecasts:
+        return origins
+    keep = origins % track_step(data.horizon) == 0
+    test = data.origins("test")
+    if not test_on_grid and len(test):
+        keep |= origins >= test[0]
+    return origins[keep]
+
+
 class CachedForecaster(Forecaster):
     """A forecaster whose forecasts from every origin of the data are computed once, then read.
 
     `fit` looks the forecasts up; on a miss it fits the wrapped model and predicts every origin
     (`data.every_origin()`; from `origins_from`, default the model's `cache_from`: where it is
     `val`, only those from the validation part's track record on) in one call, then stores them.
-    `predict` only indexes that array, so it must be given the data it was fitted on.
+    A model of `grid_forecasts` forecasts only some of them (`forecast_origins`; `test_on_grid`:
+    the test part's too, as a backtest block's), the rest NaN. `predict` only indexes that array,
+    so it must be given the data it was fitted on.
     """
 
-    def __init__(self, model: Forecaster, cache: ForecastCache | None = None, origins_from: str | None = None) -> None:
+    def __init__(self, model: Forecaster, cache: ForecastCache | None = None, origins_from: str | None = None,
+                 test_on_grid: bool = False) -> None:
         self.model = model
         self.cache = cache if cache is not None else ForecastCache()
         self.origins_from = origins_from
+        self.test_on_grid = test_on_grid
 
     @property
     def name(self) -> str:  # type: ignore[override]
@@ -332,7 +353,7 @@ class CachedForecaster(Forecaster):
 
     def fit(self, data: SeriesBundle) -> "CachedForecaster":
         origins = cached_origins(data, self.origins_from or self.model.cache_from)
-        key, parts = self.cache.key(data, self.model, self.origins_from)
+        key, parts = self.cache.key(data, self.model, self.origins_from, self.test_on_grid)
         shape = (len(origins), data.horizon, data.n_channels)
         self.from_cache_ = self.cache.load(key, shape) is not None  # checked, then unmapped: predict maps afresh
         if not self.from_cache_ and self.model.collective and process_count() > 1:
@@ -359,11 +380,18 @@ class CachedForecaster(Forecaster):
                  shape: tuple[int, ...]) -> None:
         """Fit the model, forecast every origin in one call, store the result under `key`."""
         start = time.perf_counter()
-        computed = np.asarray(self.model.fit(data).predict(data, origins))
+        wanted = forecast_origins(data, origins, self.model, self.test_on_grid)
+        forecast = np.asarray(self.model.fit(data).predict(data, wanted))
         self.compute_seconds_ = round(time.perf_counter() - start, 1)
-        if computed.shape != shape:
-            raise ValueError(f"{self.label} forecast shape {computed.shape} from {len(origins)} origins; "
-                             f"expected {shape}")
+        if forecast.shape != (len(wanted), *shape[1:]):
+            raise ValueError(f"{self.label} forecast shape {forecast.shape} from {len(wanted)} origins; "
+                             f"expected {(len(wanted), *shape[1:])}")
+        if len(wanted) == len(origins):
+            computed = forecast
+        else:
+            computed = np.full(shape, np.nan)
+            computed[wanted - origins[0]] = forecast
+        del forecast
         self.cache.save(key, computed, {**parts, "dataset": data.name, "seconds": self.compute_seconds_})
         del computed  # save hashed the file it wrote: no second read to check it
 

@@ -53,6 +53,10 @@ class Forecaster(Stateful, ABC):
     # `learning_rows`); false where a fit costs too much to repeat (a search, a sampler, a network):
     # fitted once before the first block, the model runs on with those parameters, out of sample
     backtest_refit: ClassVar[bool] = True
+    # each origin costs a forward pass of a network (the core): the forecast cache forecasts it
+    # every origin of the test part only, elsewhere every `track_step`-th (the router's grid and
+    # enough of each track record), the rows between NaN
+    grid_forecasts: ClassVar[bool] = False
     # fitted by every process of a multi-process run together (the core's data-parallel training):
     # the forecast cache lets each compute it, where another model is computed by one while the rest wait
     collective: ClassVar[bool] = False

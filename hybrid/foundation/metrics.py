@@ -96,6 +96,36 @@ def recent_errors(errors: np.ndarray, horizon: int, track: int = TRACK_WINDOWS) 
         return np.where(n > 0, (sums[hi] - sums[lo]) / np.maximum(n, 1), np.nan)
 
 
+def grid_step(horizon: int) -> int:
+    """The step between the origins the router learns from and validation is scored at (the
+    grid: origins that are multiples of it): windows a step apart overlap in all but one of their
+    H rows, so at long horizons every H/24-th holds what they all do, in a 24th of the memory
+    (ETTm1 at H = 720: 0.2 GB of rows, not 8)."""
+    return max(1, horizon // 24)
+
+
+def on_grid(origins: np.ndarray, horizon: int) -> np.ndarray:
+    """The origins among `origins` that lie on the grid (`grid_step`)."""
+    origins = np.asarray(origins)
+    return origins[origins % grid_step(horizon) == 0]
+
+
+def track_step(horizon: int, track: int = TRACK_WINDOWS) -> int:
+    """The step of the origins a costly model forecasts outside the test part
+    (`Forecaster.grid_forecasts`): the largest divisor of the grid step that leaves at least four
+    windows in every track record, so that the grid's origins are among them and a recent error is
+    still a mean of several (H = 96: every 4th origin; H = 720: every 6th)."""
+    step = grid_step(horizon)
+    return max(d for d in range(1, min(step, track // 4) + 1) if step % d == 0)
+
+
+def scored_origins(data: SeriesBundle, part: str) -> np.ndarray:
+    """The origins a part is scored at: every test window (the protocol), the validation windows
+    on the grid (what the router learns from)."""
+    origins = data.origins(part)
+    return origins if part == "test" else on_grid(origins, data.horizon)
+
+
 def track_origins(data: SeriesBundle, origins: np.ndarray, track: int = TRACK_WINDOWS) -> np.ndarray:
     """The contiguous run of origins whose forecasts `build_rows` needs for `origins`: from the
     earliest window of the first origin's track record (or the first origin the data has) to the

@@ -31,11 +31,14 @@ from hybrid.foundation.settings import add_flags, flag_values
 from hybrid.foundation.significance import diebold_mariano, window_losses
 from hybrid.product.evaluation import compare, summary, to_markdown, verdict
 from hybrid.product.front import Hybrid
-from hybrid.product.fused import BACKTEST_BLOCKS, DEFAULT_MEMBERS, HybridForecaster
+from hybrid.product.fused import BACKTEST_BLOCKS, CLASSICAL_MEMBERS, DEFAULT_MEMBERS, HybridForecaster
 from hybrid.product.intervals import PER_SERIES, check_levels
 from hybrid.product.plots import forecast_png, future_png, periods_png
 from hybrid.product.report import check_output, fit_page, read_store, results_page, short_commit, write_page
 from router.routers import MODES
+
+# `hybrid fit` compares every classical model and the core (the fused forecast of them all beside them)
+FIT_MEMBERS = "classical,timellm"
 
 
 class _Parser(argparse.ArgumentParser):
@@ -125,9 +128,10 @@ def build_parser() -> argparse.ArgumentParser:
         "of the last column) to --out; with --report, also the report (one self-contained HTML page).",
     )
     _data_arguments(fit)
-    fit.add_argument("--models", default="classical", metavar="LIST",
+    fit.add_argument("--models", default=FIT_MEMBERS, metavar="LIST",
                      help=f"comma-separated forecasters, from: {', '.join(registry.names())}, or a family: "
-                     f"{', '.join(registry.FAMILIES)} (default: classical, every classical one)")
+                     f"{', '.join(registry.FAMILIES)} (default: {FIT_MEMBERS}, every classical one and the core; "
+                     "classical: without the core)")
     fit.add_argument("--out", type=Path, metavar="DIR",
                      help="folder for comparison.csv, comparison.md, config.json and forecast.png "
                      "(default: runs/<data>-H<horizon>)")
@@ -192,8 +196,9 @@ def build_parser() -> argparse.ArgumentParser:
         "drove them and the rules that fired.",
     )
     _data_arguments(sel)
-    sel.add_argument("--models", default=DEFAULT_MEMBERS, metavar="LIST",
-                     help=f"comma-separated forecasters to choose between (default {DEFAULT_MEMBERS})")
+    sel.add_argument("--models", default=CLASSICAL_MEMBERS, metavar="LIST",
+                     help=f"comma-separated forecasters to choose between (default {CLASSICAL_MEMBERS}: a choice for "
+                     "each of many series, without the core's training per group)")
     _router_arguments(sel)
     _backend_argument(sel)
     sel.add_argument("--out", type=Path, metavar="FILE", help="also write every series' choice to FILE (.csv or .json)")

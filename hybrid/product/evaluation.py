@@ -11,7 +11,7 @@ from tqdm.auto import tqdm
 from hybrid.foundation.data import SeriesBundle
 from hybrid.foundation.errors import cannot_forecast
 from hybrid.foundation.forecaster import Forecaster
-from hybrid.foundation.metrics import score
+from hybrid.foundation.metrics import score, scored_origins
 
 METRIC_COLUMNS = ("mse", "mae", "mae_orig", "rmse_orig", "smape", "mase")
 TIE = 1e-4  # MSEs closer than this are reported as a tie
@@ -26,7 +26,8 @@ def verdict(mse: float, best_single: float) -> str:
 def compare(data: SeriesBundle, models: Sequence[Forecaster], progress: bool = True) -> pd.DataFrame:
     """One row per (model, split) with every metric, the fit time and the predict time.
 
-    Each model is fitted once; val and test are scored on every window (stride 1). For a
+    Each model is fitted once; test is scored on every window (stride 1), val on the router's
+    grid (`scored_origins`: every H/24-th window, what a costly model forecasts there). For a
     `CachedForecaster`, `fit_seconds` is the cache read, or on a miss the fit plus the forecast
     from every origin; `cached` says which (for the fused forecaster: whether every member's was read).
     """
@@ -41,7 +42,7 @@ def compare(data: SeriesBundle, models: Sequence[Forecaster], progress: bool = T
             raise cannot_forecast(model.label, data.name, exc) from None
         fit_seconds = time.perf_counter() - start
         for part in ("val", "test"):
-            origins = data.origins(part)
+            origins = scored_origins(data, part)
             start = time.perf_counter()
             forecast = model.predict(data, origins)
             rows.append({

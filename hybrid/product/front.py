@@ -40,7 +40,7 @@ from hybrid.foundation.cache import CachedForecaster
 from hybrid.foundation.data import (ReadOptions, SeriesBundle, Split, cutoff_split, from_series, load_groups, per_series,
                                     take_rows, validation_rows)
 from hybrid.foundation.errors import InputError
-from hybrid.foundation.metrics import score, track_origins
+from hybrid.foundation.metrics import score, scored_origins, track_origins
 from hybrid.foundation.periods import data_periods
 from hybrid.foundation.registry import make_models, with_periods
 from hybrid.foundation.state import decode, encode
@@ -359,8 +359,9 @@ class Hybrid:
     @_on_backend
     def evaluate(self) -> pd.DataFrame:
         """Every member and the fused forecast scored on the validation and test windows of the
-        data's own split (the public protocol: z-scored MSE/MAE over every window, stride 1, and
-        the original-scale metrics), one row per (model, split), as `hybrid fit` reports them;
+        data's own split (the public protocol: z-scored MSE/MAE over every test window, stride 1,
+        the validation windows on the router's grid, and the original-scale metrics), one row per
+        (model, split), as `hybrid fit` reports them;
         over several groups of series, each metric over all their values (sMAPE and MASE: the
         mean over the groups, weighted by their values).
         With `refit=True` this fits once more, on the training part of that split."""
@@ -369,7 +370,7 @@ class Hybrid:
         for part in ("val", "test"):
             per_group = []
             for base, data, engine in zip(self.bases_, fit.bundles, fit.engines):
-                origins = base.origins(part)
+                origins = scored_origins(base, part)
                 members, fused = fit.forecasts(data, engine, origins)
                 y = data.future(origins)
                 forecasts = {m: from_series(members[:, j], data.n_channels) for j, m in enumerate(engine.member_names_)}
@@ -400,14 +401,15 @@ class Hybrid:
 
     @_on_backend
     def backtest(self, part: str = "test", level: Sequence[float] | float | None = None) -> pd.DataFrame:
-        """The forecasts from every window of the validation or test part of the data's own
-        split (stride 1), as `cross_validation` gives them: `cutoff`, `y`, every member, `hybrid`
+        """The forecasts from every window of the test part of the data's own split (stride 1), or
+        of the validation part on the router's grid (`scored_origins`), as `cross_validation` gives them: `cutoff`, `y`, every member, `hybrid`
         and its intervals at `level` (calibrated on the validation windows): what `evaluate`
         scores, for plots or other metrics."""
         if part not in ("val", "test"):
             raise InputError(f"part must be 'val' or 'test', not {part!r}")
         fit = self._backtest_fit()
-        return fit.forecast([b.origins(part) for b in self.bases_], self.horizon_, check_levels(level), cutoff=True)
+        return fit.forecast([scored_origins(b, part) for b in self.bases_], self.horizon_, check_levels(level),
+                            cutoff=True)
 
     def comparison(self) -> pd.DataFrame:
         """`evaluate()` as one row per model (validation and test side by side), the lowest

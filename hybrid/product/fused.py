@@ -24,7 +24,7 @@ from hybrid.foundation.cache import CachedForecaster, ForecastCache
 from hybrid.foundation.data import SeriesBundle, backtest_blocks, backtest_split, from_series
 from hybrid.foundation.errors import InputError, cannot_forecast
 from hybrid.foundation.forecaster import Forecaster
-from hybrid.foundation.metrics import mse, track_origins
+from hybrid.foundation.metrics import mse, on_grid, scored_origins, track_origins
 from hybrid.foundation.periods import calendar_periods
 from hybrid.foundation.registry import make_models
 from router.features import MIN_LOOKBACK
@@ -33,7 +33,9 @@ from router.rows import RouterRows, build_rows
 
 # Fast and different from each other: the benchmarks every library ships (the last value, its drift, the
 # last season and the mean of the last seasons), two linear maps, a state-space model and trees.
-DEFAULT_MEMBERS = "naive,drift,snaive,seasonal_window_average,linear,dlinear,ets-grid,lightgbm"
+CLASSICAL_MEMBERS = "naive,drift,snaive,seasonal_window_average,linear,dlinear,ets-grid,lightgbm"
+# and beside them the Time-LLM core, at its default budget (hybrid.core.config)
+DEFAULT_MEMBERS = CLASSICAL_MEMBERS + ",timellm"
 # blocks of backtest windows before the validation part (as many as the data holds, up to this)
 BACKTEST_BLOCKS = 3
 
@@ -91,10 +93,10 @@ class HybridForecaster(Forecaster):
             raise InputError("models must be names or forecaster instances, not a mix")
         if self.cache and cached:
             cache = ForecastCache()
-            # a backtest fit's forecasts are read for its block alone (its bundle's test part)
+            # a backtest fit's forecasts are read for its block alone (its bundle's test part), on the grid
             origins_from = "test" if fresh else None
             members = [m if not fresh and (isinstance(m, CachedForecaster) or self.prefit)
-                       else CachedForecaster(m, cache, origins_from) for m in members]
+                       else CachedForecaster(m, cache, origins_from, test_on_grid=fresh) for m in members]
         names = [m.label for m in members]
         if len(set(names)) != len(names) or not members:
             raise InputError(f"the members' names must be distinct and at least one given, got {names}")
@@ -137,15 +139,8 @@ class HybridForecaster(Forecaster):
                 self.backtest_blocks_.append((cutoff, next_origin))
             except (ValueError, InputError) as exc:
                 self.backtest_skipped_[cutoff] = str(exc).splitlines()[0]
-        parts.append(self.rows(data, data.origins("val")[::self.stride(data)], with_target=True))
+        parts.append(self.rows(data, scored_origins(data, "val"), with_target=True))
         return RouterRows.concat(parts, same_series=True)
-
-    @staticmethod
-    def stride(data: SeriesBundle) -> int:
-        """The step between the origins the router learns from: windows a step apart overlap in
-        all but one of their H rows, so at long horizons every H/24-th holds what they all do,
-        in a 24th of the memory (ETTm1 at H = 720: 0.2 GB of rows, not 8)."""
-        return max(1, data.horizon // 24)
 
     def _block_rows(self, data: SeriesBundle, cutoff: int, next_origin: int, stretch: tuple[int, int],
                     once: dict[str, tuple[SeriesBundle, Forecaster]]) -> RouterRows:
@@ -153,7 +148,7 @@ class HybridForecaster(Forecaster):
         the rows before `cutoff` (those fitted once, on the rows before the `stretch` of every
         block, from `once`); their z-scores (of their fit's own training rows) are brought to
         `data`'s, which the router's features and targets are on."""
-        origins = np.arange(cutoff, next_origin, self.stride(data))
+        origins = on_grid(np.arange(cutoff, next_origin), data.horizon)
         run = track_origins(data, origins)
         fresh = {m.label: m for m in self._members(fresh=True)}
 

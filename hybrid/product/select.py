@@ -24,7 +24,7 @@ from hybrid.foundation.data import ReadOptions, SeriesBundle, load_groups
 from hybrid.foundation.errors import InputError
 from hybrid.foundation.periods import data_periods
 from hybrid.foundation.registry import with_periods
-from hybrid.product.fused import BACKTEST_BLOCKS, DEFAULT_MEMBERS, HybridForecaster, fit_everywhere, fit_pooled
+from hybrid.product.fused import BACKTEST_BLOCKS, CLASSICAL_MEMBERS, HybridForecaster, fit_everywhere, fit_pooled
 from router.routers import Auto, Learned, Router, Rules
 from router.rows import RouterRows
 
@@ -122,7 +122,7 @@ def _explain(router: Router, rows: RouterRows, i: int, rules: Rules, n: int) -> 
     return drivers, conditions
 
 
-def select(data: SeriesBundle | list[SeriesBundle] | str | Path | pd.DataFrame, models: str | Sequence[str] = DEFAULT_MEMBERS,
+def select(data: SeriesBundle | list[SeriesBundle] | str | Path | pd.DataFrame, models: str | Sequence[str] = CLASSICAL_MEMBERS,
            mode: str = "auto", seq_len: int | None = None, horizon: int | None = None, read: ReadOptions = ReadOptions(),
            cache: bool = True, model_params: dict[str, dict] | None = None, seed: int = 0, n_drivers: int = 3,
            progress: bool = True, periods: str | Sequence[int] = (),

@@ -36,6 +36,16 @@ def test_training_lowers_the_validation_loss_and_keeps_the_best():
     assert trainer.evaluate(*val) == pytest.approx(min(h["val_mse"] for h in history), rel=1e-5)
 
 
+def test_an_epoch_draws_the_fraction_of_the_windows_up_to_the_cap_and_the_budget_says_so():
+    train, val = _windows(seed=0), _windows(n=64, seed=1)
+    capped = TrainConfig(epochs=1, batch_size=32, sample_fraction=0.5, max_windows=40, val_stride=4)
+    assert (TrainConfig(sample_fraction=0.5).epoch_windows(256), capped.epoch_windows(256)) == (128, 40)
+    history = Trainer(_model(), capped, progress=False).fit(train, val)
+    assert history[-1]["train_windows"] == 40
+    assert capped.describe(256, 16) == ("up to 1 epochs of 40 of 256 training windows (16%), each scored on 16 "
+                                        "validation windows (every 4-th)")
+
+
 def test_resuming_from_a_checkpoint_continues_exactly(tmp_path):
     train, val = _windows(seed=0), _windows(n=64, seed=1)
     config = TrainConfig(epochs=2, batch_size=32, lr=3e-3, sample_fraction=0.5)
