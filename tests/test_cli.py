@@ -185,6 +185,20 @@ def test_help_shows_the_cores_own_defaults_without_loading_torch():
     assert f"backbone layers kept (default {CoreSettings.llm_layers})" in " ".join(help_text.split())
 
 
+def test_the_default_members_hold_the_core_and_classical_leaves_it_out():
+    from hybrid import Hybrid
+    from hybrid.foundation import registry
+    from hybrid.product.cli import build_parser
+
+    parser = build_parser()
+    for command in ("fit", "forecast"):
+        chosen = registry.parse(parser.parse_args([command]).models)
+        assert "timellm" in chosen and set(registry.names("classical")) & set(chosen)
+    assert "timellm" in registry.parse(Hybrid().models)
+    assert "timellm" not in registry.parse(parser.parse_args(["fit", "--models", "classical"]).models)
+    assert "timellm" not in registry.parse(parser.parse_args(["select"]).models)  # many series: a choice each
+
+
 def test_every_core_setting_has_a_flag_that_reaches_the_forecaster():
     from hybrid.core.forecaster import SETTING_FIELDS, TimeLLMForecaster
     from hybrid.product.cli import _core_params, build_parser

@@ -116,7 +116,7 @@ class TimeLLMForecaster(Forecaster):
     backtest_refit = False
     # timellm@24: patches follow a period of 24 steps (hybrid.foundation.periods.period_patching)
     period_param = "period"
-    keeps_unperiodised = True  # its fixed 16/8 patches are a patching of their own, for validation to weigh
+    keeps_unperiodised = True  # its fixed 16/16 patches are a patching of their own, for validation to weigh
     cache_ignores = tuple(RUNTIME_PARAMS)
     cache_from = "val"  # nothing reads the core's training forecasts: on ETT they are 58% of every origin
     grid_forecasts = True  # a forward pass per origin and channel: the validation part on the router's grid

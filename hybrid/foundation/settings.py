@@ -37,6 +37,18 @@ def _scalar_type(annotation: Any) -> type:
     return annotation
 
 
+def _optional(annotation: Any) -> bool:
+    return type(None) in typing.get_args(annotation)
+
+
+def _or_none(kind: type) -> Any:
+    """A flag's type for a field that may be None: `none` gives None (`--max-windows none`)."""
+    def parse(text: str) -> Any:
+        return None if text.lower() == "none" else kind(text)
+    parse.__name__ = kind.__name__  # argparse names the type in its error: "invalid int value"
+    return parse
+
+
 def cli_fields(cls: type, only: Sequence[str] | None = None) -> list[dataclasses.Field]:
     """The fields of `cls` a user sets (all of them but those marked cli=False), or those in `only`."""
     return [f for f in dataclasses.fields(cls)
@@ -59,7 +71,8 @@ def add_flags(parser: argparse.ArgumentParser | argparse._ArgumentGroup, cls: ty
             parser.add_argument(flag, dest=dest, action=argparse.BooleanOptionalAction, default=value,
                                 help=help_text)
         else:
-            parser.add_argument(flag, dest=dest, type=kind, default=value, choices=f.metadata["choices"],
+            parser.add_argument(flag, dest=dest, type=_or_none(kind) if _optional(hints[f.name]) else kind,
+                                default=value, choices=f.metadata["choices"],
                                 metavar=f.metadata["metavar"] or {int: "N", float: "X"}.get(kind, "NAME"),
                                 help=help_text)
 

@@ -104,9 +104,9 @@ def _backend_argument(parser: argparse.ArgumentParser) -> None:
 def _periods_argument(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--periods", default="none", metavar="auto|none|LIST",
                         help="the periods the seasonal models (snaive, ets, arima) and the core follow, each model "
-                        "once per period (the core also keeps its 16/8 patches, for validation to choose): auto "
+                        "once per period (the core also keeps its fixed patches, for validation to choose): auto "
                         "(the periods the series share, found on the training part; see `hybrid periods`), none "
-                        "(default: the frequency's calendar season, the core's 16/8 patches) or steps, e.g. 24,168")
+                        "(default: the frequency's calendar season, the core's fixed patches) or steps, e.g. 24,168")
 
 
 def build_parser() -> argparse.ArgumentParser:

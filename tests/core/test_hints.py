@@ -119,7 +119,7 @@ def test_hint_tokens_are_read_and_change_the_forecast(data, fitted):
 
 
 def test_the_core_with_hints_fits_and_keeps_no_epoch_worse_than_its_base(data):
-    model = TimeLLMForecaster(hints="both", residual_on="best", cache_hints=False, epochs=2, sample_fraction=0.3,
+    model = TimeLLMForecaster(hints="both", residual_on="best", cache_hints=False, epochs=2, sample_fraction=0.3, val_stride=1,
                               **TINY).fit(data)
     val_mse = model.hint_table_.mse(data, "val")
     assert model.residual_model_ == min(val_mse, key=val_mse.get)
