@@ -58,7 +58,7 @@ def report(frame: pd.DataFrame) -> str:
             f"- median of {len(frame)} runs: **{median:.0f} s ({median / 60:.1f} min)**\n\n"
             + to_markdown(shown, floatfmt=".4f") + "\n\nEach model's fit seconds as comparison.csv reports them "
             "(a member's fit and its every-origin forecast; hybrid: the backtest blocks' fits and the router), "
-            "median over the runs\n\n" + to_markdown(fits.rename("fit_seconds").reset_index(names="model"),
+            "median over the runs\n\n" + to_markdown(fits.rename("fit_seconds").rename_axis("model").reset_index(),
                                                      floatfmt=".1f"))
 
 
