@@ -22,7 +22,7 @@ from torch import nn
 
 from hybrid.core.config import PRECISIONS, CoreSettings
 from hybrid.foundation.errors import InputError
-from hybrid.foundation.paths import cache_dir
+from hybrid.foundation.paths import cache_dir, file_lock
 
 NAMES = ("smollm2-135m", "minilm", "tiny-random-llama", "none")
 # The backbone reads about 64 patches after a short prefix: at that length the written-out
@@ -249,8 +249,15 @@ def _package_dir(package: str, pip_name: str) -> Path:
 def smollm2_folder() -> Path:
     """SmolLM2-135M as a Hugging Face folder: converted from the package's GGUF on first use."""
     folder = cache_dir() / "backbones" / "smollm2-135m"
-    if (folder / "model.safetensors").exists() and (folder / "tokenizer.json").exists():
-        return folder
+    # Processes that start at once (a grid's Ray tasks) convert it once: the first under the
+    # lock, the others find its folder when they get the lock.
+    with file_lock(folder.with_name(folder.name + ".lock")):
+        if not ((folder / "model.safetensors").exists() and (folder / "tokenizer.json").exists()):
+            _convert_smollm2(folder)
+    return folder
+
+
+def _convert_smollm2(folder: Path) -> None:
     from transformers import AutoModel, AutoTokenizer
 
     # Locate the file without importing the package: its __init__ needs a chat tool we do not install.
@@ -265,7 +272,6 @@ def smollm2_folder() -> Path:
     tokenizer.save_pretrained(tmp)
     shutil.rmtree(folder, ignore_errors=True)
     tmp.replace(folder)
-    return folder
 
 
 def _from_folder(name: str, folder: str | Path, n_layers: int, dtype: torch.dtype, attention: str,

