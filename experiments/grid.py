@@ -188,10 +188,16 @@ class Grid:
                                           max_retries=0)
         run = ray.put(self._run)
         pending = {task.remote(run, cell): cell for cell in todo}
+        # Ray starts a node's tasks of one shape in the order they were submitted: the first
+        # ones pending are those running, as many as the cluster's cores hold.
+        slots = max(1, int(ray.cluster_resources().get("CPU", 1) // cpus))
         started = time.monotonic()
         while pending:
-            bar.set_postfix_str(f"{len(pending)} to finish, {time.monotonic() - started:.0f}s")
-            finished, _ = ray.wait(list(pending), num_returns=1)
+            now = ", ".join(map(str, list(pending.values())[:slots]))
+            bar.set_postfix_str(f"now: {now}; {len(pending)} to finish, {time.monotonic() - started:.0f}s")
+            finished, _ = ray.wait(list(pending), num_returns=1, timeout=10)  # the clock moves between cells
+            if not finished:
+                continue
             cell = pending.pop(finished[0])
             try:
                 yield cell, ray.get(finished[0])
