@@ -142,33 +142,49 @@ def period_weights_png(groups: dict[str, list[str]], weights: dict[str, float], 
 
 def ablation_png(table: pd.DataFrame, label: str, reference: str, metric: str,
                  by: Sequence[str] = ("dataset", "horizon")) -> bytes:
-    """`seeded_table`'s means as bars with their standard deviation over seeds as error bars, a
-    panel per `by` group (the first `MAX_PANELS`), the reference in another colour. Returns PNG bytes."""
+    """`seeded_table`'s rows as bars of each label's change against the group's `reference`
+    (percent of the reference's mean; bars from zero would hide the differences an ablation is
+    about, a few percent of the value), the standard deviation over seeds as error bars on the
+    same scale (the reference's as a grey band around zero), a panel per `by` group (the first
+    `MAX_PANELS`); a bar whose Diebold-Mariano p is at least 0.05 is hatched and pale. Returns
+    PNG bytes."""
     groups = list(table.groupby(list(by), sort=True))
     shown = groups[:MAX_PANELS]
     names = list(dict.fromkeys(table[label]))
     cols = min(len(shown), 3)
     rows = -(-len(shown) // cols)
-    fig, axes = plt.subplots(rows, cols, figsize=(min(4.2 * cols, 13), 0.28 * len(names) * rows + 1.4 * rows),
+    width = min(4.2 * cols, 13)
+    more = f" (first {MAX_PANELS} of {len(groups)} groups)" if len(groups) > MAX_PANELS else ""
+    # wrapped to the figure's width (about 12 characters an inch at this size): one panel is narrow
+    title = textwrap.fill(f"{metric}, mean over seeds, against {reference} (orange line; grey: its ± std); "
+                          f"hatched: not significant (DM p ≥ 0.05){more}", int(12 * width))
+    lines = title.count("\n") + 1
+    fig, axes = plt.subplots(rows, cols, figsize=(width, (0.3 * len(names) + 1.6) * rows + 0.2 * lines + 0.2),
                              dpi=100, squeeze=False)
     for ax, (key, group) in zip(axes.flat, shown):
         group = group.set_index(label).reindex([n for n in names if n in set(group[label])])
-        colours = ["tab:orange" if n == reference else "tab:blue" for n in group.index]
-        ax.barh(range(len(group)), group["mean"], xerr=group["std"], color=colours, capsize=3,
-                error_kw={"lw": 0.8})
+        base = group["mean"].get(reference, np.nan)
+        change = 100 * (group["mean"] / base - 1)
+        spread = 100 * group["std"] / base
+        if reference in group.index:
+            ax.axvspan(-spread[reference], spread[reference], color="0.85", zorder=0)
+        ax.axvline(0, color="tab:orange", lw=1.2)
+        plain = group["dm_p"] < 0.05  # no p (NaN) claims nothing either
+        for y, name in enumerate(group.index):
+            if name == reference:
+                continue
+            ax.barh(y, change[name], xerr=spread[name], capsize=3, error_kw={"lw": 0.8},
+                    color="tab:blue" if plain[name] else "#a9c4e0", hatch="" if plain[name] else "//",
+                    edgecolor="tab:blue")
         ax.set_yticks(range(len(group)), group.index, fontsize=8)
         ax.invert_yaxis()
         ax.tick_params(axis="x", labelsize=8)
+        ax.set_xlabel(f"{metric} against the reference (%)", fontsize=8)
         ax.set_title(" · ".join(f"{c}={v}" if c == "horizon" else str(v)
                                 for c, v in zip(by, key if isinstance(key, tuple) else (key,))), fontsize=9)
     for ax in list(axes.flat)[len(shown):]:
         ax.set_visible(False)
-    more = f" (first {MAX_PANELS} of {len(groups)} groups)" if len(groups) > MAX_PANELS else ""
-    # wrapped to the figure's width (about 12 characters an inch at this size): one panel is narrow
-    title = textwrap.fill(f"{metric}: mean ± std over seeds; orange: {reference}{more}",
-                          int(12 * fig.get_figwidth()))
     fig.suptitle(title, fontsize=10)
-    lines = title.count("\n") + 1
     fig.tight_layout(rect=(0, 0, 1, 1 - (0.12 + 0.18 * lines) / fig.get_figheight()))  # room for the title above
     return _png(fig)
 

@@ -308,9 +308,10 @@ def _compared(store: Store, ok: pd.DataFrame, reference: str, level: int = 3) ->
         parts.append(note("No per-window losses (`window_loss`) in this store: no Diebold-Mariano p-values, "
                           "so no cell is marked.", missing=True))
     parts.append(section(f"Ablation: {metric} per {label}", figure(
-        ablation_png(table, label, reference, metric, BY), f"{metric} by {label} with error bars",
-        f"Mean {metric} over seeds per {label}, the error bar one standard deviation over seeds; "
-        f"{reference} (the reference) in orange."), level=level))
+        ablation_png(table, label, reference, metric, BY), f"{metric} by {label} against {reference}, with error bars",
+        f"Each {label}'s mean {metric} over seeds against {reference}'s, in percent of it (left: lower "
+        f"{metric}); the error bar one standard deviation over seeds on the same scale, the grey band the "
+        "reference's; hatched: not significantly different (Diebold-Mariano p ≥ 0.05, or no p)."), level=level))
     costs = [(c, title) for c, title in COSTS if c in ok and pd.to_numeric(ok[c], errors="coerce").notna().any()]
     # one measure of time and one of memory: the finer where a grid has both
     costs = [(c, t) for c, t in costs if c == next(k for k, _ in costs if _kind(k) == _kind(c))]
