@@ -125,13 +125,16 @@ def report(frame: pd.DataFrame) -> str:
     parts = []
     for question, labels in QUESTIONS.items():
         rows = frame[frame["model"].isin(labels)]
-        if rows.empty:
-            continue
+        missing = [label for label in labels if label not in set(rows["model"])]
         reference = labels[0]
+        if reference in missing or len(missing) == len(labels) - 1:
+            parts.append(f"## {question}\n\nNot run yet: {', '.join(missing)}.")
+            continue
         table = seeded_table(rows, reference, label="model", metric="test_mse")
         table = table.assign(rank=table["model"].map(labels.index)).sort_values("rank")
         parts.append(f"## {question}\n\ntest MSE (z-scored, every test window)\n\n"
-                     + seeded_markdown(table, reference, label="model"))
+                     + seeded_markdown(table, reference, label="model")
+                     + (f"\n\nNot run yet: {', '.join(missing)}." if missing else ""))
         p = table[table["model"] != reference].pivot_table(index="model", columns=["dataset", "horizon"],
                                                            values="dm_p", sort=False)
         if p.size:

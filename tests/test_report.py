@@ -93,11 +93,16 @@ def test_report_of_result_stores_opens_in_a_browser(tmp_path, browser, capsys):
 def test_a_record_s_questions_give_a_table_each_against_its_own_reference(tmp_path):
     store = _grid_store(tmp_path / "grid.parquet")
     store.with_suffix(".json").write_text(json.dumps({"store": store.name, "questions": {
-        "Is close as good?": ["base", "close"], "Does better win?": ["close", "better"]}}))
+        "Is close as good?": ["base", "close", "later"], "Does better win?": ["close", "better"],
+        "Is the next one better?": ["base", "next"]}}))
     out = tmp_path / "report.html"
     assert main(["report", str(store), "--out", str(out)]) == 0
     page = out.read_text()
     first, second = page.split("<h3>Is close as good?</h3>")[1].split("<h3>Does better win?</h3>")
+    second, third = second.split("<h3>Is the next one better?</h3>")
+    # a question none of whose compared rows has run is a line, not a table of its reference alone
+    assert "Not run yet: next." in third and "<table" not in third.split("<h3>")[0].split("<h2>")[0]
+    assert "Not run yet: later." in first
     assert "base (reference)" in first and "better" not in first.split("<h4>")[0]
     assert first.split("<h4>")[0].count('class="ns"') == 2  # close vs base: not significant at either horizon
     assert "close (reference)" in second and "base" not in second.split("<h4>")[0]

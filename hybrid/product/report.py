@@ -289,12 +289,24 @@ def store_section(store: Store, reference: str | None = None) -> str:
         if ok.empty:
             parts.append(note(f"No run finished with a {store.metric}: no table.", missing=True))
         elif store.questions and reference is None:
-            parts += [section(title, _compared(store, ok[ok[store.label].isin(labels)], labels[0], level=4), level=3)
-                      for title, labels in store.questions.items() if ok[store.label].isin(labels).any()]
+            parts += [_question(store, ok, title, labels) for title, labels in store.questions.items()]
         else:
             parts.append(_compared(store, ok, reference or store.labels[0]))
     parts.append(_failed(store, failed))
     return section(str(store.path.name), *parts)
+
+
+def _question(store: Store, ok: pd.DataFrame, title: str, labels: Sequence[str]) -> str:
+    """One question of a record: its rows against its first, and which of its rows have no run
+    yet (a question with nothing to compare is that line alone, not a table of its reference)."""
+    present = set(ok[store.label])
+    missing = [label for label in labels if label not in present]
+    if labels[0] in missing or not set(labels[1:]) & present:
+        return section(title, note(f"Not run yet: {', '.join(missing)}.", missing=True), level=3)
+    parts = [_compared(store, ok[ok[store.label].isin(labels)], labels[0], level=4)]
+    if missing:
+        parts.append(note(f"Not run yet: {', '.join(missing)}.", missing=True))
+    return section(title, *parts, level=3)
 
 
 def _compared(store: Store, ok: pd.DataFrame, reference: str, level: int = 3) -> str:
