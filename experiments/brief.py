@@ -5,7 +5,7 @@
     python -m experiments.brief --speedup [--data ETTh1 --horizons 96 --configs none --seeds 4]
 
 A cell is one configuration at one seed. The core's cells change one thing each from the default
-core (SmolLM2, 2 layers, the statistics prompt, 16/8 patches): the backbone (`none`: no LLM;
+core (SmolLM2, 2 layers, the statistics prompt, 16/16 patches): the backbone (`none`: no LLM;
 MiniLM), the hints (text, numeric tokens, a residual on the best hint model or on the hint
 models fused by the router), or the patches (aligned to the period found on the training part). Each trains on the same budget, smaller than
 the core's default so that the grid runs in hours here, early-stopped on validation, and is scored
