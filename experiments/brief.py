@@ -41,6 +41,7 @@ from hybrid.foundation.settings import add_flags, flag_values
 from hybrid.foundation.significance import seeded_markdown, seeded_table, window_losses
 from hybrid.product.evaluation import to_markdown
 from hybrid.product.fused import CLASSICAL_MEMBERS, HybridForecaster
+from hybrid.product.report import not_run
 
 DEFAULT_CORE = "SmolLM2 (default core)"
 FUSED, BEST = "fused (auto router)", "best member on test"
@@ -125,9 +126,9 @@ def report(frame: pd.DataFrame) -> str:
     parts = []
     for question, labels in QUESTIONS.items():
         rows = frame[frame["model"].isin(labels)]
-        missing = [label for label in labels if label not in set(rows["model"])]
+        missing, comparable = not_run(labels, rows["model"])
         reference = labels[0]
-        if reference in missing or len(missing) == len(labels) - 1:
+        if not comparable:
             parts.append(f"## {question}\n\nNot run yet: {', '.join(missing)}.")
             continue
         table = seeded_table(rows, reference, label="model", metric="test_mse")

@@ -14,7 +14,7 @@ import html
 import json
 import os
 import re
-from collections.abc import Sequence
+from collections.abc import Iterable, Sequence
 from dataclasses import dataclass, field
 from datetime import datetime, timezone
 from pathlib import Path
@@ -296,12 +296,19 @@ def store_section(store: Store, reference: str | None = None) -> str:
     return section(str(store.path.name), *parts)
 
 
+def not_run(labels: Sequence[str], present: Iterable[str]) -> tuple[list[str], bool]:
+    """A question's rows (`labels`, its reference first) that have no run among `present`, and
+    whether it can be compared at all: its reference and at least one other row have run."""
+    present = set(present)
+    missing = [label for label in labels if label not in present]
+    return missing, labels[0] in present and bool(set(labels[1:]) & present)
+
+
 def _question(store: Store, ok: pd.DataFrame, title: str, labels: Sequence[str]) -> str:
     """One question of a record: its rows against its first, and which of its rows have no run
     yet (a question with nothing to compare is that line alone, not a table of its reference)."""
-    present = set(ok[store.label])
-    missing = [label for label in labels if label not in present]
-    if labels[0] in missing or not set(labels[1:]) & present:
+    missing, comparable = not_run(labels, ok[store.label])
+    if not comparable:
         return section(title, note(f"Not run yet: {', '.join(missing)}.", missing=True), level=3)
     parts = [_compared(store, ok[ok[store.label].isin(labels)], labels[0], level=4)]
     if missing:
