@@ -114,9 +114,15 @@ def run_cell(cell: Cell, budget: dict) -> dict | list[dict]:
     model.fit(data)
     fit_seconds = time.perf_counter() - start
     start = time.perf_counter()
-    forecast = model.predict(data, data.origins("test"))
+    test = data.origins("test")
+    forecast = model.predict(data, test)
     predict_seconds = time.perf_counter() - start
+    base = model.residual_model_
+    # the forecast the residual corrects, scored alike: did the core improve on its base?
+    base_test_mse = mse(data.future(test), model.hint_table_.at(test)[:, model.hint_table_.models.index(base)]) \
+        if base else None
     return {"model": config.label, **test_row(data, forecast), "val_mse": model.best_val_,
+            "base_test_mse": base_test_mse,
             "fit_seconds": fit_seconds, "predict_seconds": predict_seconds, "period": model.period,
             "residual_base": model.residual_model_, "ms_per_train_sequence": ms_per_training_sequence(model.history_),
             "epochs_run": len([h for h in model.history_ if h.get("train_windows")]), "budget": budget}
@@ -144,8 +150,9 @@ def report(frame: pd.DataFrame) -> str:
                          + to_markdown(p.reset_index(), floatfmt=".3f"))
     core = frame[frame["config"] != "fused"]
     if len(core):
-        means = core.groupby(["dataset", "horizon", "model"], sort=False)[
-            ["val_mse", "test_mse", "fit_seconds", "predict_seconds", "ms_per_train_sequence"]].mean().reset_index()
+        columns = ["val_mse", "test_mse", "base_test_mse", "fit_seconds", "predict_seconds", "ms_per_train_sequence"]
+        means = core.reindex(columns=["dataset", "horizon", "model", *columns]).groupby(
+            ["dataset", "horizon", "model"], sort=False)[columns].mean().reset_index()
         parts.append("## The core's cells, means over seeds\n\n" + to_markdown(means, floatfmt=".4f"))
         budgets = list(dict.fromkeys(str(b) for b in core["budget"].dropna()))
         parts.insert(0, f"- the core's training budget: {'; '.join(budgets)} (every core cell the same); the core's "
