@@ -31,7 +31,7 @@ from typing import Any
 import pandas as pd
 from tqdm.auto import tqdm
 
-from experiments.record import COMMIT_AT_START, RESULTS, TreeMemory, write_result
+from experiments.record import COMMIT_AT_START, RESULTS, TreeMemory, this_command, write_result
 from hybrid.core.config import TrainConfig
 from hybrid.foundation.backend import start_ray
 from hybrid.foundation.data import SeriesBundle, load
@@ -157,9 +157,10 @@ class Grid:
             print(f"{self.stem}: {len(cells) - len(todo)} of {len(cells)} cells are in {self.path.name} "
                   "(--fresh recomputes them)", flush=True)
         bar = tqdm(total=len(todo), desc=self.stem, unit="cell")
-        host = machine()
+        host, command = machine(), this_command()
         for cell, (result, error, seconds, peak) in self._outcomes(todo, engine, bar):
-            stamp = {"status": "failed" if error else "ok", "commit": COMMIT_AT_START, "machine": host["platform"],
+            stamp = {"status": "failed" if error else "ok", "command": command, "commit": COMMIT_AT_START,
+                     "machine": host["platform"],
                      "cell_seconds": round(seconds, 1), "cell_peak_mib": round(peak, 1)}
             if error:
                 tqdm.write(f"{self.stem}: {cell} failed: {error}")
@@ -213,6 +214,13 @@ class Grid:
             markdown += "\n\n## Failed cells\n\n" + "\n".join(
                 f"- {Cell(r['dataset'], r['horizon'], r.get('config', ''), r.get('seed', 0))}: {r['error']}"
                 for r in failed)
+        # the record's header names the command that wrote it (a --report only rereads the store):
+        # the rows name the runs that computed them
+        made = pd.DataFrame(rows).reindex(columns=["command", "commit"]).fillna("")
+        made = made.value_counts(sort=False).reset_index(name="rows")
+        markdown += "\n\n## The runs that computed the rows\n\n" + "\n".join(
+            f"- {f'`{r.command}`' if r.command else 'a command not recorded'} at `{r.commit}`: {r.rows} row(s)"
+            for r in made.itertuples())
         return write_result(self.stem, self.title, markdown, {"store": self.path.name, **self._payload()})
 
 
@@ -293,7 +301,7 @@ def one_dataset_arguments(parser: argparse.ArgumentParser, data: str, horizon: i
 
 
 # What the grid adds to every row beside the cell's dataset and horizon.
-STAMPS = ("config", "commit", "machine", "status", "cell_seconds", "cell_peak_mib")
+STAMPS = ("config", "command", "commit", "machine", "status", "cell_seconds", "cell_peak_mib")
 
 
 def shown(frame: pd.DataFrame, *drop: str) -> pd.DataFrame:

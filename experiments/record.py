@@ -60,11 +60,18 @@ class TreeMemory:
 COMMIT_AT_START = git_commit()
 
 
+def this_command() -> str:
+    """The command line that runs this process, as a reader would type it."""
+    spec = getattr(sys.modules["__main__"], "__spec__", None)
+    return ("python -m " + shlex.join([spec.name, *sys.argv[1:]]) if spec  # a script run by path has no spec
+            else "python " + shlex.join(sys.argv))
+
+
 def write_result(stem: str, title: str, markdown: str, payload: dict, echo: bool = False) -> Path:
     """Write `results/<stem>.md` (for people) and `results/<stem>.json` (for programs); with
     `echo`, also print the markdown and where it went."""
     meta = {
-        "command": "python -m " + shlex.join([sys.modules["__main__"].__spec__.name, *sys.argv[1:]]),
+        "command": this_command(),
         "commit": COMMIT_AT_START,
         "finished": datetime.now(timezone.utc).isoformat(timespec="seconds"),
         "machine": machine(),

@@ -47,8 +47,9 @@ def test_the_grid_on_ray_stores_every_run_and_a_failure_without_stopping(local_r
     assert "RuntimeError: this cell always fails" in failed[0]["error"]
     ok = next(r for r in rows if (r["horizon"], r["seed"]) == (3, 1))
     assert ok["window_loss"] == [1.0, 2.0, 1.0] and ok["cell_seconds"] >= 0 and ok["cell_peak_mib"] > 0
-    assert ok["commit"] and ok["machine"]
-    assert "Failed cells" in (results / "g.md").read_text()
+    assert ok["commit"] and ok["machine"] and ok["command"] == record.this_command()
+    page = (results / "g.md").read_text()
+    assert "Failed cells" in page and f"- `{record.this_command()}` at `{ok['commit']}`: 5 row(s)" in page
 
     # a rerun reads what is stored (refuse would fail any cell it ran) and tries the failed cell again
     frame = Grid("g", "t", refuse, report).run(cells, engine=Engine(serial=True))
