@@ -10,7 +10,9 @@ MiniLM), the hints (text, numeric tokens, a residual on the best hint model or o
 models fused by the router), or the patches (aligned to the period found on the training part). Each trains on the same budget, smaller than
 the core's default so that the grid runs in hours here, early-stopped on validation, and is scored
 once on every test window. The `fused` cell fits the default classical members (LightGBM and the
-router at the cell's seed) and gives two rows: the fused forecast and the member best on test.
+router at the cell's seed) and gives two rows: the fused forecast and the member best on test. The
+`hint-fused` cell fits the residual-on-hybrid core's base alone (the hint models fused), so that
+the residual's row can be set against what it corrected.
 Every row keeps its per-window test losses, so that each table's Diebold-Mariano p is pooled over
 the seeds (`hybrid.foundation.significance.seeded_table`).
 
@@ -45,6 +47,8 @@ from hybrid.product.report import not_run
 
 DEFAULT_CORE = "SmolLM2 (default core)"
 FUSED, BEST = "fused (auto router)", "best member on test"
+HINT_BASE = "the hint models fused (the residual's base)"
+FUSED_CONFIGS = ("fused", "hint-fused")  # cells of classical members only: no core, no budget
 
 
 @dataclass(frozen=True)
@@ -62,6 +66,7 @@ CONFIGS = {
     "numeric": Config("numeric hints", {"hints": "tokens"}),
     "residual": Config("residual on the best hint model", {"residual_on": "best"}),
     "residual-hybrid": Config("residual on the fused hint models", {"residual_on": "hybrid"}),
+    "hint-fused": Config(HINT_BASE),
     "aligned": Config("period-aligned patches", {"period": "found"}),
 }
 # Each question: the rows it compares (their labels), the first its reference; the HTML report
@@ -73,6 +78,7 @@ QUESTIONS = {
                                                                     "residual-hybrid")],
     "Do period-aligned patches help?": [CONFIGS[c].label for c in ("smollm2", "aligned")],
     "Does fusing beat the best member?": [BEST, FUSED],
+    "Does the residual improve on the forecast it corrects?": [HINT_BASE, CONFIGS["residual-hybrid"].label],
 }
 
 
@@ -81,9 +87,14 @@ def core_of(config: Config, data: SeriesBundle, seed: int, budget: dict) -> Time
     if params.get("period") == "found":
         found = data_periods(data)
         params["period"] = found[0] if found else None  # no period found: the fixed patches
-    if params.get("residual_on") == "hybrid":  # its base, as Hybrid gives it: the hint models fused, at this seed
-        params["residual_base"] = HybridForecaster(TimeLLMForecaster().hint_models, seed=seed)
+    if params.get("residual_on") == "hybrid":
+        params["residual_base"] = hint_base(seed)
     return TimeLLMForecaster(**params, seed=seed, progress=False, **budget)
+
+
+def hint_base(seed: int) -> HybridForecaster:
+    """The residual-on-hybrid core's base as Hybrid gives it: the hint models fused, at this seed."""
+    return HybridForecaster(TimeLLMForecaster().hint_models, seed=seed)
 
 
 def test_row(data: SeriesBundle, forecast: np.ndarray) -> dict:
@@ -92,13 +103,14 @@ def test_row(data: SeriesBundle, forecast: np.ndarray) -> dict:
     return {"test_mse": mse(y, forecast), "test_mae": mae(y, forecast), "window_loss": window_losses(y, forecast)}
 
 
-def fused_rows(data: SeriesBundle, seed: int) -> list[dict]:
-    fused = HybridForecaster(CLASSICAL_MEMBERS, seed=seed, model_params={"lightgbm": {"seed": seed}}).fit(data)
+def fused_rows(fused: HybridForecaster, data: SeriesBundle, label: str = FUSED) -> list[dict]:
+    """`fused` fitted on `data`, scored on test: its fused forecast's row, then its member best on test."""
+    fused.fit(data)
     test = fused.rows(data, data.origins("test"), with_target=True)
     C = data.n_channels
     errors = test.errors().mean(0)
     best = int(np.argmin(errors))
-    return [{"model": FUSED, **test_row(data, from_series(fused.router_.fuse(test), C)),
+    return [{"model": label, **test_row(data, from_series(fused.router_.fuse(test), C)),
              "chose": fused.router_.describe().splitlines()[-1]},
             {"model": BEST, **test_row(data, from_series(test.forecasts[:, best].astype(np.float64), C)),
              "chose": test.models[best]}]
@@ -108,7 +120,10 @@ def run_cell(cell: Cell, budget: dict) -> dict | list[dict]:
     data = cell.load()
     config = CONFIGS[cell.config]
     if cell.config == "fused":
-        return fused_rows(data, cell.seed)
+        return fused_rows(HybridForecaster(CLASSICAL_MEMBERS, seed=cell.seed,
+                                           model_params={"lightgbm": {"seed": cell.seed}}), data)
+    if cell.config == "hint-fused":  # its best member would mix with the classical members' best row
+        return fused_rows(hint_base(cell.seed), data, HINT_BASE)[:1]
     model = core_of(config, data, cell.seed, budget)
     start = time.perf_counter()
     model.fit(data)
@@ -148,7 +163,7 @@ def report(frame: pd.DataFrame) -> str:
             p.columns = [f"{d} H={h}" for d, h in p.columns]
             parts.append(f"Diebold-Mariano p against {reference} (losses pooled over seeds)\n\n"
                          + to_markdown(p.reset_index(), floatfmt=".3f"))
-    core = frame[frame["config"] != "fused"]
+    core = frame[~frame["config"].isin(FUSED_CONFIGS)]
     if len(core):
         columns = ["val_mse", "test_mse", "base_test_mse", "fit_seconds", "predict_seconds", "ms_per_train_sequence"]
         means = core.reindex(columns=["dataset", "horizon", "model", *columns]).groupby(
@@ -157,7 +172,7 @@ def report(frame: pd.DataFrame) -> str:
         budgets = list(dict.fromkeys(str(b) for b in core["budget"].dropna()))
         parts.insert(0, f"- the core's training budget: {'; '.join(budgets)} (every core cell the same); the core's "
                      "other settings its defaults; seeds " + ", ".join(map(str, sorted(frame["seed"].unique()))))
-    fused = frame[frame["config"] == "fused"]
+    fused = frame[frame["config"].isin(FUSED_CONFIGS)]
     if len(fused):
         chose = fused.groupby(["dataset", "horizon", "model"])["chose"].agg(lambda v: "; ".join(dict.fromkeys(v)))
         parts.append("## What the fused cells chose\n\n" + to_markdown(chose.reset_index()))
