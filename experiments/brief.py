@@ -160,6 +160,7 @@ def report(frame: pd.DataFrame) -> str:
         p = table[table["model"] != reference].pivot_table(index="model", columns=["dataset", "horizon"],
                                                            values="dm_p", sort=False)
         if p.size:
+            p = p[sorted(p.columns)]  # as the table above: datasets, then horizons
             p.columns = [f"{d} H={h}" for d, h in p.columns]
             parts.append(f"Diebold-Mariano p against {reference} (losses pooled over seeds)\n\n"
                          + to_markdown(p.reset_index(), floatfmt=".3f"))
