@@ -168,7 +168,8 @@ def report(frame: pd.DataFrame) -> str:
     if len(core):
         columns = ["val_mse", "test_mse", "base_test_mse", "fit_seconds", "predict_seconds", "ms_per_train_sequence"]
         means = core.reindex(columns=["dataset", "horizon", "model", *columns]).groupby(
-            ["dataset", "horizon", "model"], sort=False)[columns].mean().reset_index()
+            ["dataset", "horizon", "model"], sort=False)[columns].mean().reset_index().sort_values(
+            ["dataset", "horizon"], kind="stable")  # the cells ran in the grid's order; shown in the tables' order
         parts.append("## The core's cells, means over seeds\n\n" + to_markdown(means, floatfmt=".4f"))
         budgets = list(dict.fromkeys(str(b) for b in core["budget"].dropna()))
         parts.insert(0, f"- the core's training budget: {'; '.join(budgets)} (every core cell the same); the core's "
