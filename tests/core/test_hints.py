@@ -12,6 +12,7 @@ from hybrid.core.forecaster import TimeLLMForecaster
 from hybrid.core.hints import HintTable, forward_folds
 from hybrid.core.prompt import PromptBuilder, hint_summaries, window_statistics
 from hybrid.foundation.data import load
+from hybrid.product.fused import HybridForecaster
 from hybrid.foundation.metrics import recent_errors, window_errors
 from tests.conftest import wide_frame
 
@@ -90,17 +91,26 @@ def test_prompt_text_with_hints_for_a_known_window():
     assert builder.hint_text(unknown[1]) == " snaive up 1.5 peak 1 low 1 far."
 
 
-def test_the_residual_mode_starts_exactly_at_the_base_forecast(data):
-    for hints in ("stats", "both"):
-        forecaster = TimeLLMForecaster(hints=hints, residual_on="linear", cache_hints=False, **TINY)
-        table = forecaster.fit_hints(data)
-        model = forecaster.build(data).eval()
-        origins = data.origins("val")[:20]
-        inputs = forecaster.inputs(data, origins, table)
-        with torch.no_grad():
-            out = model(*(torch.as_tensor(a, dtype=torch.float32) for a in inputs))
-        base = inputs[1][:, table.models.index("linear")]
-        torch.testing.assert_close(out, torch.as_tensor(base), atol=1e-5, rtol=1e-5)
+@pytest.mark.parametrize("hints, residual_on", [("stats", "linear"), ("both", "linear"), ("stats", "hybrid")])
+def test_the_residual_mode_starts_exactly_at_the_base_forecast(data, hints, residual_on):
+    # on "hybrid" the base is the hint models fused by the router (the product's --residual-on hybrid)
+    base_model = HybridForecaster(TINY["hint_models"], cache=False, backtest_blocks=2)
+    forecaster = TimeLLMForecaster(hints=hints, residual_on=residual_on, cache_hints=False, residual_base=base_model,
+                                   **TINY)
+    table = forecaster.fit_hints(data)
+    model = forecaster.build(data).eval()
+    origins = data.origins("val")[:20]
+    inputs = forecaster.inputs(data, origins, table)
+    with torch.no_grad():
+        out = model(*(torch.as_tensor(a, dtype=torch.float32) for a in inputs))
+    base = inputs[1][:, table.models.index(forecaster.residual_model_)]
+    torch.testing.assert_close(out, torch.as_tensor(base), atol=1e-5, rtol=1e-5)
+    if residual_on == "hybrid":  # and that base is the fused forecast, not a member's
+        fused = type(base_model)(**base_model.get_params()).fit(data)
+        rows = fused.rows(data, origins)
+        expected = fused.router_.fuse(rows)
+        torch.testing.assert_close(out, torch.as_tensor(expected, dtype=torch.float32), atol=1e-5, rtol=1e-5)
+        assert not np.allclose(expected, rows.forecasts[:, rows.models.index("linear")], atol=1e-3)
 
 
 def test_hint_tokens_are_read_and_change_the_forecast(data, fitted):
