@@ -9,9 +9,11 @@ import re
 import struct
 
 import numpy as np
+import pandas as pd
 import pytest
 
 from hybrid.foundation.runstore import write_runs
+from hybrid.product.plots import ablation_png
 from hybrid.product.cli import main
 from tests.chromium import NAMES, Chromium, find_chromium
 from tests.conftest import two_ids_on_other_dates, wide_frame
@@ -110,6 +112,23 @@ def test_a_record_s_questions_give_a_table_each_against_its_own_reference(tmp_pa
     # --reference asks for one table of every label again
     assert main(["report", str(store), "--reference", "base", "--out", str(out)]) == 0
     assert "<h3>Is close as good?</h3>" not in out.read_text()
+
+
+def test_ablation_bars_leave_out_a_group_where_only_the_reference_ran():
+    table = pd.DataFrame([{"dataset": "toy", "horizon": horizon, "config": config, "mean": mean, "std": 0.01,
+                           "n_seeds": 3, "dm_p": p}
+                          for horizon, config, mean, p in ((24, "base", 0.5, 1.0), (24, "better", 0.4, 0.01),
+                                                           (48, "base", 0.6, 1.0))])
+    alone = ablation_png(table, "config", "base", "mse")
+    # a panel of the reference by itself would be a grey band and no bar: the figure is the one group's
+    assert _png_size(alone) == _png_size(ablation_png(table[table["horizon"] == 24], "config", "base", "mse"))
+    # and the size does follow the panels: a second group with a bar makes it larger
+    both = pd.concat([table, table.iloc[[1]].assign(horizon=48)])
+    assert _png_size(ablation_png(both, "config", "base", "mse")) != _png_size(alone)
+
+
+def _png_size(png: bytes) -> tuple[int, int]:
+    return struct.unpack(">II", png[16:24])
 
 
 def test_fit_report_opens_in_a_browser(tmp_path, browser):

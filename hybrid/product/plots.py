@@ -146,9 +146,9 @@ def ablation_png(table: pd.DataFrame, label: str, reference: str, metric: str,
     (percent of the reference's mean; bars from zero would hide the differences an ablation is
     about, a few percent of the value), the standard deviation over seeds as error bars on the
     same scale (the reference's as a grey band around zero), a panel per `by` group (the first
-    `MAX_PANELS`); a bar whose Diebold-Mariano p is at least 0.05 is hatched and pale. Returns
-    PNG bytes."""
-    groups = list(table.groupby(list(by), sort=True))
+    `MAX_PANELS`); a bar whose Diebold-Mariano p is at least 0.05 is hatched and pale. A group
+    where only the reference ran has nothing to show and gets no panel. Returns PNG bytes."""
+    groups = [(key, group) for key, group in table.groupby(list(by), sort=True) if (group[label] != reference).any()]
     shown = groups[:MAX_PANELS]
     names = list(dict.fromkeys(table[label]))
     cols = min(len(shown), 3)
@@ -160,7 +160,7 @@ def ablation_png(table: pd.DataFrame, label: str, reference: str, metric: str,
                           f"hatched: not significant (DM p ≥ 0.05){more}", int(12 * width))
     lines = title.count("\n") + 1
     fig, axes = plt.subplots(rows, cols, figsize=(width, (0.3 * len(names) + 1.6) * rows + 0.2 * lines + 0.2),
-                             dpi=100, squeeze=False)
+                             dpi=100, squeeze=False, layout="constrained")
     for ax, (key, group) in zip(axes.flat, shown):
         group = group.set_index(label).reindex([n for n in names if n in set(group[label])])
         base = group["mean"].get(reference, np.nan)
@@ -185,7 +185,6 @@ def ablation_png(table: pd.DataFrame, label: str, reference: str, metric: str,
     for ax in list(axes.flat)[len(shown):]:
         ax.set_visible(False)
     fig.suptitle(title, fontsize=10)
-    fig.tight_layout(rect=(0, 0, 1, 1 - (0.12 + 0.18 * lines) / fig.get_figheight()))  # room for the title above
     return _png(fig)
 
 

@@ -330,7 +330,8 @@ def _compared(store: Store, ok: pd.DataFrame, reference: str, level: int = 3) ->
         ablation_png(table, label, reference, metric, BY), f"{metric} by {label} against {reference}, with error bars",
         f"Each {label}'s mean {metric} over seeds against {reference}'s, in percent of it (left: lower "
         f"{metric}); the error bar one standard deviation over seeds on the same scale, the grey band the "
-        "reference's; hatched: not significantly different (Diebold-Mariano p ≥ 0.05, or no p)."), level=level))
+        "reference's; hatched: not significantly different (Diebold-Mariano p ≥ 0.05, or no p). A group where only "
+        "the reference has run has no panel."), level=level))
     costs = [(c, title) for c, title in COSTS if c in ok and pd.to_numeric(ok[c], errors="coerce").notna().any()]
     # one measure of time and one of memory: the finer where a grid has both
     costs = [(c, t) for c, t in costs if c == next(k for k, _ in costs if _kind(k) == _kind(c))]
