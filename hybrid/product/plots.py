@@ -177,7 +177,7 @@ def ablation_png(table: pd.DataFrame, label: str, reference: str, metric: str,
                     color="tab:blue" if plain[name] else "#a9c4e0", hatch="" if plain[name] else "//",
                     edgecolor="tab:blue")
         ax.set_yticks(range(len(group)), group.index, fontsize=8)
-        ax.invert_yaxis()
+        ax.set_ylim(len(group) - 0.5, -0.5)  # every row in view, the reference's too, which has no bar to span it
         ax.tick_params(axis="x", labelsize=8)
         ax.set_xlabel(f"{metric} against the reference (%)", fontsize=8)
         ax.set_title(" · ".join(f"{c}={v}" if c == "horizon" else str(v)
