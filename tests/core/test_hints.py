@@ -12,8 +12,8 @@ from hybrid.core.forecaster import TimeLLMForecaster
 from hybrid.core.hints import HintTable, forward_folds
 from hybrid.core.prompt import PromptBuilder, hint_summaries, window_statistics
 from hybrid.foundation.data import load
-from hybrid.product.fused import HybridForecaster
 from hybrid.foundation.metrics import recent_errors, window_errors
+from hybrid.product.fused import HybridForecaster
 from tests.conftest import wide_frame
 
 TINY = dict(backbone="tiny-random-llama", n_prototypes=16, d_ff=32, d_model=16, n_heads=2, progress=False,
